@@ -1,0 +1,295 @@
+"""Local transformers backend: a model directory, a hub id, or a single `.gguf` file.
+
+Scoring and generation run through `PrefixRunner`: the text shared by all prompts of a call (the
+instructions) is computed once and cached, each prompt's own text once per prompt, and option
+continuations on top of it. Batches are sorted by length so padding stays small.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+
+from proteinlm.errors import BackendError
+from proteinlm.models.base import (
+    Backend,
+    ContinuationScore,
+    Generation,
+    GenerationParams,
+    LoglikResult,
+    Prompt,
+)
+from proteinlm.models.kv import PrefixRunner, Segment, common_prefix_len
+
+log = logging.getLogger(__name__)
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+Progress = Callable[[int], None]
+
+
+class HFBackend(Backend):
+    kind = "hf"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        gguf_file: str | None = None,
+        dtype: str = "auto",
+        threads: int | None = None,
+        trust_remote_code: bool = False,
+        chat: bool | None = None,
+        batch_size: int = 8,
+        device: str = "auto",
+    ):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if threads:
+            torch.set_num_threads(threads)
+        path = Path(model)
+        source = model
+        if gguf_file is None and path.suffix == ".gguf":
+            if not path.is_file():
+                raise BackendError(f"GGUF file not found: {path}")
+            source, gguf_file = str(path.parent), path.name
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        if dtype == "auto":
+            # bf16 matmuls are slow on most CPUs; fp32 there, bf16 on GPUs.
+            torch_dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+        elif dtype in DTYPES:
+            torch_dtype = DTYPES[dtype]
+        else:
+            raise BackendError(f"unknown dtype {dtype!r}: use auto, {', '.join(DTYPES)}")
+        extra = {"gguf_file": gguf_file} if gguf_file else {}
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(
+                source, trust_remote_code=trust_remote_code, **extra
+            )
+            self.model = AutoModelForCausalLM.from_pretrained(
+                source, trust_remote_code=trust_remote_code, dtype=torch_dtype, **extra
+            )
+        except Exception as exc:  # noqa: BLE001 - loading errors come in many types
+            hint = ""
+            if not path.exists():
+                hint = (
+                    " (not a local path; if this is a hub id, the hub may be unreachable: "
+                    "pass a local model directory or .gguf file)"
+                )
+            raise BackendError(f"cannot load model {model!r}{hint}: {exc}") from exc
+        self.model.to(device).eval()
+        self.device = device
+        self.name = model
+        self.gguf_file = gguf_file
+        self.dtype = str(torch_dtype).removeprefix("torch.")
+        self.batch_size = max(1, batch_size)
+        has_template = bool(getattr(self.tokenizer, "chat_template", None))
+        if chat and not has_template:
+            raise BackendError(f"{model}: chat mode asked for, but the tokenizer has no chat template")
+        self.chat = has_template if chat is None else chat
+        pad = self.tokenizer.pad_token_id
+        if pad is None:
+            pad = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else 0
+        self.runner = PrefixRunner(self.model, pad)
+        self._shared: tuple[tuple[int, ...], Segment] | None = None
+        self.eos_ids = self._eos_ids()
+
+    # ------------------------------------------------------------------ text and tokens
+    def render(self, prompt: Prompt) -> str:
+        if not self.chat:
+            return super().render(prompt)
+        messages = ([{"role": "system", "content": prompt.system}] if prompt.system else []) + [
+            {"role": "user", "content": prompt.text}
+        ]
+        text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return text + prompt.answer_prefix
+
+    def encode(self, text: str) -> list[int]:
+        # Rendered chat prompts already carry their special tokens as text.
+        return self.tokenizer(text, add_special_tokens=False).input_ids
+
+    def _encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
+        """lm-evaluation-harness's split: trailing context spaces move into the continuation, and the
+        continuation's tokens are those of context+continuation past the context's tokens."""
+        n_spaces = len(context) - len(context.rstrip())
+        if n_spaces:
+            continuation = context[-n_spaces:] + continuation
+            context = context[:-n_spaces]
+        ctx = self.encode(context)
+        whole = self.encode(context + continuation)
+        return ctx, whole[len(ctx):]
+
+    def _eos_ids(self) -> set[int]:
+        ids = set()
+        for source in (self.tokenizer.eos_token_id, getattr(self.model.generation_config, "eos_token_id", None)):
+            if isinstance(source, int):
+                ids.add(source)
+            elif source:
+                ids.update(source)
+        for tok in ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>"):
+            tid = self.tokenizer.convert_tokens_to_ids(tok)
+            if isinstance(tid, int) and tid != self.tokenizer.unk_token_id and tid >= 0:
+                ids.add(tid)
+        return ids
+
+    # ------------------------------------------------------------------ shared prefix
+    def _shared_prefix(self, seqs: Sequence[Sequence[int]], limit: int) -> Segment | None:
+        """The cached segment for the text every sequence starts with (computed once, reused
+        across calls while it still prefixes the new sequences)."""
+        if self._shared is not None:
+            toks, seg = self._shared
+            n = len(toks)
+            if n <= limit and all(tuple(s[:n]) == toks for s in seqs):
+                return seg
+        n = min(common_prefix_len(seqs), limit)
+        if n < 16:  # not worth a separate pass
+            return None
+        toks = tuple(seqs[0][:n])
+        self._shared = (toks, self.runner.start(toks))
+        return self._shared[1]
+
+    def _batches(self, order: list[int]) -> list[list[int]]:
+        return [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+
+    # ------------------------------------------------------------------ loglikelihood
+    def loglikelihood(
+        self,
+        prompts: Sequence[Prompt],
+        continuations: Sequence[Sequence[str]],
+        progress: Progress | None = None,
+    ) -> list[LoglikResult]:
+        items = []  # per prompt: (context ids, [continuation ids])
+        for prompt, conts in zip(prompts, continuations, strict=True):
+            context = self.render(prompt)
+            pairs = [self._encode_pair(context, c) for c in conts]
+            if any(not cont for _, cont in pairs):
+                raise BackendError(f"empty continuation after tokenisation in {conts!r}")
+            items.append((pairs[0][0], [cont for _, cont in pairs], [ctx for ctx, _ in pairs]))
+        # Each pair's model input is ctx + cont[:-1]; the prompt's own part is what all its
+        # options share, and at least the context minus its last token (whose logits we need).
+        inputs = [[ctx + cont[:-1] for ctx, cont in zip(ctxs, conts)] for _, conts, ctxs in items]
+        own_len = [common_prefix_len(seqs) for seqs in inputs]
+        first_target = [min(len(c) for c in ctxs) - 1 for _, _, ctxs in items]
+        own_len = [max(o, f + 1) for o, f in zip(own_len, first_target)]
+        shared = self._shared_prefix([seqs[0] for seqs in inputs], min(first_target))
+        base_len = 0 if shared is None else int(shared.next_pos[0])
+
+        results: list[LoglikResult | None] = [None] * len(items)
+        order = sorted(range(len(items)), key=lambda i: -own_len[i])
+        for batch in self._batches(order):
+            tails = [inputs[i][0][base_len : own_len[i]] for i in batch]
+            want = [list(range(first_target[i] - base_len, own_len[i] - base_len)) for i in batch]
+            base = self.runner.expand(shared, len(batch)) if shared is not None else None
+            seg, own_logps = self.runner.extend(base, tails, want)
+            for row, i in enumerate(batch):
+                results[i] = self._score_item(seg, row, inputs[i], items[i], own_len[i], first_target[i], own_logps[row])
+            if progress:
+                progress(len(batch))
+        return results  # type: ignore[return-value]
+
+    def _score_item(self, seg: Segment, row: int, inputs, item, own_len: int, first: int, own_logp):
+        """Scores of one prompt's continuations; option tokens past the shared part run on top of the
+        prompt's cached segment, all options of the prompt in one batch."""
+        _, conts, ctxs = item
+        rest = [seq[own_len:] for seq in inputs]
+        extra = {}
+        need = [j for j, r in enumerate(rest) if r]
+        if need:
+            base = seg.rows([row] * len(need))
+            _, logps = self.runner.extend(base, [rest[j] for j in need], [list(range(len(rest[j]))) for j in need])
+            extra = dict(zip(need, logps))
+        scores = []
+        for j, (cont, ctx) in enumerate(zip(conts, ctxs)):
+            total, greedy = 0.0, True
+            for k, tok in enumerate(cont):
+                pos = len(ctx) - 1 + k  # input position whose output predicts this token
+                lp = own_logp[pos - first] if pos < own_len else extra[j][pos - own_len]
+                total += float(lp[tok])
+                greedy = greedy and int(lp.argmax()) == tok
+            scores.append(ContinuationScore(total, len(cont), greedy))
+        return LoglikResult(tuple(scores), len(ctxs[0]))
+
+    # ------------------------------------------------------------------ generation
+    def generate(
+        self, prompts: Sequence[Prompt], params: GenerationParams, progress: Progress | None = None
+    ) -> list[Generation]:
+        ids = [self.encode(self.render(p)) for p in prompts]
+        shared = self._shared_prefix(ids, min(len(s) for s in ids) - 1) if ids else None
+        base_len = 0 if shared is None else int(shared.next_pos[0])
+        gen = torch.Generator().manual_seed(params.seed)
+        out: list[Generation | None] = [None] * len(ids)
+        for batch in self._batches(sorted(range(len(ids)), key=lambda i: -len(ids[i]))):
+            base = self.runner.expand(shared, len(batch)) if shared is not None else None
+            tails = [ids[i][base_len:] for i in batch]
+            seg, logps = self.runner.extend(base, tails, [[len(t) - 1] for t in tails])
+            texts = self._decode_loop(seg, [lp[0] for lp in logps], params, gen)
+            for i, (text, n_new) in zip(batch, texts):
+                out[i] = Generation(text, len(ids[i]), n_new)
+            if progress:
+                progress(len(batch))
+        return out  # type: ignore[return-value]
+
+    def _pick(self, logp: torch.Tensor, params: GenerationParams, gen: torch.Generator) -> int:
+        if params.temperature <= 0:
+            return int(logp.argmax())
+        probs = torch.softmax(logp / params.temperature, dim=-1)
+        if params.top_p < 1.0:
+            sorted_p, idx = probs.sort(descending=True)
+            keep = sorted_p.cumsum(0) - sorted_p < params.top_p
+            probs = torch.zeros_like(probs).scatter(0, idx[keep], sorted_p[keep])
+        return int(torch.multinomial(probs, 1, generator=gen))
+
+    def _decode_loop(self, seg: Segment, first: list[torch.Tensor], params, gen) -> list[tuple[str, int]]:
+        rows = len(first)
+        new_tokens: list[list[int]] = [[] for _ in range(rows)]
+        active = list(range(rows))  # rows of the original batch still generating
+        logps = first
+        while True:
+            still = []
+            for slot, r in enumerate(active):
+                tok = self._pick(logps[slot], params, gen)
+                if tok in self.eos_ids:
+                    continue
+                new_tokens[r].append(tok)
+                done = len(new_tokens[r]) >= params.max_new_tokens
+                if params.stop and not done:
+                    text = self.tokenizer.decode(new_tokens[r], skip_special_tokens=True)
+                    done = any(s in text for s in params.stop)
+                if not done:
+                    still.append(slot)
+            if not still:
+                break
+            if len(still) < len(active):  # drop finished rows: later steps only pay for live ones
+                seg = seg.rows(still)
+            active = [active[s] for s in still]
+            step = [[new_tokens[r][-1]] for r in active]
+            seg, logps_rows = self.runner.extend(seg, step, [[0]] * len(active))
+            logps = [lp[0] for lp in logps_rows]
+        results = []
+        for toks in new_tokens:
+            text = self.tokenizer.decode(toks, skip_special_tokens=True)
+            for s in params.stop:
+                if s in text:
+                    text = text[: text.index(s)]
+            results.append((text, len(toks)))
+        return results
+
+    def describe(self) -> dict:
+        return {
+            "backend": self.kind,
+            "model": self.name,
+            "gguf_file": self.gguf_file,
+            "chat": self.chat,
+            "dtype": self.dtype,
+            "device": self.device,
+            "threads": torch.get_num_threads(),
+        }
+
+
+def default_threads() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
