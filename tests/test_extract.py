@@ -136,6 +136,9 @@ NOTHING = [
     ("E. coli expresses this protein abundantly.", 6, L, "none"),
     ("The answer is E. coli, which expresses it natively.", 6, L, "none"),
     ("The answer is a kinase.", 4, L, "none"),
+    ("The answer is b-lactamase, a hydrolase.", 4, L, "none"),  # lowercase: a word, not option B
+    # an opening number in a lettered prompt is more likely a list item than an answer
+    ("2. The helix is stabilised by hydrogen bonds.", 4, L, "none"),
     # letters in number style outside explicit forms
     ("C. Hemoglobin", 6, N, "none"),
     ("Carbon (C) and nitrogen (N) are both present in the side chain.", 6, N, "none"),

@@ -213,15 +213,10 @@ def test_missing_file_and_unsupported_type(tmp_path):
 
 @pytest.fixture
 def offline(monkeypatch):
-    """HF_HUB_OFFLINE=1, honoured even if huggingface_hub/datasets were imported earlier (they read
-    the variable once at import), and any socket use recorded so the test proves it stayed off the net."""
+    """HF_HUB_OFFLINE=1 in the environment, and any socket use recorded (and refused) so a test
+    proves it stayed off the network."""
     pytest.importorskip("datasets")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    for module, names in (("huggingface_hub.constants", ["HF_HUB_OFFLINE"]),
-                          ("datasets.config", ["HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"])):
-        for name in names:
-            if hasattr(sys.modules.get(module), name):
-                monkeypatch.setattr(sys.modules[module], name, True)
     attempts = []
 
     def no_network(*args, **kwargs):
@@ -253,8 +248,8 @@ def test_owner_name_that_exists_locally_is_not_sent_to_the_hub(tmp_path, monkeyp
     assert offline == []
 
 
-def test_hf_rows_are_converted_like_files(monkeypatch):
-    datasets = pytest.importorskip("datasets")
+def test_hf_rows_are_converted_like_files(offline, monkeypatch):
+    datasets = sys.modules["datasets"]
     calls = []
     rows = json.loads((FIXTURES / "good.json").read_text(encoding="utf-8"))
 
@@ -268,3 +263,17 @@ def test_hf_rows_are_converted_like_files(monkeypatch):
     assert (bench.name, bench.source) == ("tsynbio/ProteinLMBench", "hf:tsynbio/ProteinLMBench/evaluation")
     assert bench.records == EXPECTED
     assert load_bench("hf:tsynbio/ProteinLMBench/evaluation").sha256 == bench.sha256  # canonical, stable
+    assert offline == []
+
+
+def test_unreachable_hub_fails_fast_without_hub_requests(offline, monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    for module in ("huggingface_hub.constants", "datasets.config"):
+        monkeypatch.setattr(sys.modules[module], "HF_HUB_OFFLINE", False)
+    for proxy in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(proxy, raising=False)
+    message = load_error("hf:proteinlm-tests/no-such-bench")
+    assert "is unreachable" in message and "--bench path/to/file.json" in message
+    assert len(offline) == 1, offline  # the one probe; the dataset was then looked up offline, without retries
+    assert sys.modules["datasets.config"].HF_HUB_OFFLINE is False  # forced offline only for the call

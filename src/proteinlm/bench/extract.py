@@ -188,7 +188,7 @@ def extract_answer(text: str, n_options: int, style: str = "number",
     for rx, rule, strong in mentions:
         for m in rx.finditer(s):
             if not _ok(s, m, strong) or _NEG_AFTER.match(s, m.end()) \
-                    or False and _NEG_BEFORE.search(s[max(0, m.start() - 20):m.start()]):
+                    or _NEG_BEFORE.search(s[max(0, m.start() - 20):m.start()]):
                 continue
             v = _value(m.group("tok"), n_options, abstain_number)
             if v is not None:

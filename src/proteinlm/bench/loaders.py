@@ -14,10 +14,13 @@ import io
 import json
 import os
 import re
+import socket
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+from urllib.parse import urlparse
 
 from proteinlm.errors import BenchDataError
 from proteinlm.records import MCQ
@@ -307,6 +310,43 @@ def _load_sample(skip_invalid: bool) -> Bench:
     return _load_bytes(resource.read_bytes(), "sample.json", str(resource), "sample", skip_invalid)
 
 
+def _offline_requested() -> bool:
+    return any(os.environ.get(v, "").upper() in ("1", "ON", "YES", "TRUE") for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+
+
+def _hub_unreachable(timeout: float = 3.0) -> str:
+    """A reason if a quick TCP probe of the Hub fails, else "". Without it, a dead network costs the
+    hub client's 5 retries with backoff (25 s to minutes) before it gives up."""
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return ""  # a direct probe says nothing about a proxied connection: let the client try
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host, port = endpoint.hostname or "huggingface.co", endpoint.port or (80 if endpoint.scheme == "http" else 443)
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+        return ""
+    except OSError as e:
+        return f"{host}:{port} is unreachable ({e}); "
+
+
+@contextmanager
+def _forced_offline(enabled: bool) -> Iterator[None]:
+    """Run as if HF_HUB_OFFLINE=1 (a cached copy still loads, nothing is requested); the flags are
+    module globals read once at import, so set them for the call and restore them afterwards."""
+    import datasets.config
+    import huggingface_hub.constants
+
+    targets = [(huggingface_hub.constants, "HF_HUB_OFFLINE"), (datasets.config, "HF_HUB_OFFLINE")]
+    saved = [getattr(module, name) for module, name in targets]
+    try:
+        if enabled:
+            for module, name in targets:
+                setattr(module, name, True)
+        yield
+    finally:
+        for (module, name), value in zip(targets, saved):
+            setattr(module, name, value)
+
+
 def _load_hf(spec: str, split: str, skip_invalid: bool) -> Bench:
     # "owner/name" or, as `Bench.source` writes it, "owner/name/config"
     dataset, _, config = spec.rpartition("/") if spec.count("/") == 2 else (spec, "", HF_CONFIG)
@@ -316,14 +356,18 @@ def _load_hf(spec: str, split: str, skip_invalid: bool) -> Bench:
     # imported yet (it reads these once), and a user's own settings win.
     os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "10")
     os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", "10")
+    # Offline when asked (even if the hub library was imported before the variable was set) or when
+    # the Hub is unreachable: a cached copy still loads, anything else fails at once.
+    unreachable = "" if _offline_requested() else _hub_unreachable()
     try:
         import datasets
 
-        rows = [dict(row) for row in datasets.load_dataset(dataset, config, split=split)]
+        with _forced_offline(_offline_requested() or bool(unreachable)):
+            rows = [dict(row) for row in datasets.load_dataset(dataset, config, split=split)]
     except Exception as e:  # offline, missing dataset/config/split, HTTP errors, ...: all the same advice
         raise BenchDataError(
             f"could not fetch the Hugging Face dataset '{dataset}' (config '{config}', split '{split}'): "
-            f"{type(e).__name__}: {e}\n"
+            f"{unreachable}{type(e).__name__}: {e}\n"
             f"If you are offline or the Hub is unreachable, download the benchmark file (e.g. ProteinLMBench.json "
             f"from https://huggingface.co/datasets/{HF_DATASET}) where you have network access and pass it as a "
             "local file: --bench path/to/file.json (JSON, JSONL and CSV files are accepted, optionally .gz)."

