@@ -16,17 +16,25 @@ def questions():
     # Mixed lengths, 4 and 6 options, Chinese and a sequence question: padding and prefix reuse
     # must not leak between rows.
     recs = load_bench("sample").records
-    picks = [r for r in recs if len(r.options) == 6][:2] + [r for r in recs if len(r.options) == 4][:2]
+    picks = [r for r in recs if len(r.options) == 6][:1] + [r for r in recs if len(r.options) == 4][:1]
     picks += [r for r in recs if "<seq>" in r.question][:1] + [r for r in recs if "蛋白" in r.question][:1]
     return picks
 
 
-def plain_logprob(backend, prompt, continuation):
-    ctx, cont = backend._encode_pair(backend.render(prompt), continuation)
-    with torch.inference_mode():
-        logits = backend.model(torch.tensor([ctx + cont])).logits[0].float()
-    lp = torch.log_softmax(logits, dim=-1)
-    return sum(float(lp[len(ctx) - 1 + k, t]) for k, t in enumerate(cont))
+def plain_logprobs(backend, prompt, continuations):
+    """Uncached, unpadded, one sequence at a time. Continuations that differ only in their last
+    token share one forward pass (its last position predicts every one of them)."""
+    out, memo = [], {}
+    for c in continuations:
+        ctx, cont = backend._encode_pair(backend.render(prompt), c)
+        key = tuple(ctx + cont[:-1])
+        if key not in memo:
+            with torch.inference_mode():
+                logits = backend.model(torch.tensor([list(key)])).logits[0].float()
+            memo[key] = torch.log_softmax(logits, dim=-1)
+        lp = memo[key]
+        out.append(sum(float(lp[len(ctx) - 1 + k, t]) for k, t in enumerate(cont)))
+    return out
 
 
 @pytest.mark.parametrize("fmt", [OFFICIAL, LETTER], ids=["official", "letter"])
@@ -37,8 +45,7 @@ def test_label_scores_equal_plain_forward(smollm2, questions, fmt):
     for prompt, cs, res in zip(prompts, conts, results):
         assert len(res.scores) == len(cs)
         assert res.prompt_tokens == len(smollm2.encode(smollm2.render(prompt).rstrip()))
-        for c, s in zip(cs, res.scores):
-            assert s.logprob == pytest.approx(plain_logprob(smollm2, prompt, c), abs=2e-3)
+        assert [s.logprob for s in res.scores] == pytest.approx(plain_logprobs(smollm2, prompt, cs), abs=2e-3)
 
 
 def test_option_text_scores_equal_plain_forward(smollm2, questions):
@@ -46,9 +53,8 @@ def test_option_text_scores_equal_plain_forward(smollm2, questions):
     conts = [[" " + o for o in q.options] for q in questions]
     results = smollm2.loglikelihood(prompts, conts)
     for prompt, cs, res in zip(prompts, conts, results):
-        for c, s in zip(cs, res.scores):
-            assert s.n_tokens == len(smollm2._encode_pair(smollm2.render(prompt), c)[1])
-            assert s.logprob == pytest.approx(plain_logprob(smollm2, prompt, c), abs=2e-3)
+        assert [s.n_tokens for s in res.scores] == [len(smollm2._encode_pair(smollm2.render(prompt), c)[1]) for c in cs]
+        assert [s.logprob for s in res.scores] == pytest.approx(plain_logprobs(smollm2, prompt, cs), abs=2e-3)
 
 
 def test_greedy_generation_equals_transformers_generate(smollm2, questions):

@@ -76,7 +76,8 @@ def bench(
         settings = RunSettings(
             method=method,
             generation=GenerationParams(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed),
-            chunk_size=max(16, batch_size * 2, concurrency * 2),
+            # questions per backend call: the cache is flushed after each, so this is what a kill can lose
+            chunk_size=max(1, 2 * (concurrency if backend == "openai" else batch_size)),
         )
         fmt = load_prompt_format(prompt)
         data = load_bench(bench_spec, skip_invalid=skip_invalid)

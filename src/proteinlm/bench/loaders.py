@@ -181,10 +181,10 @@ def validate_record(raw: dict, index: int) -> MCQ:
 
 
 # A row is (record index, line number or None, raw record or the _Invalid it could not be parsed to).
-Row = tuple[int, int | None, Any]
+_Row = tuple[int, int | None, Any]
 
 
-def _json_rows(text: str, source: str) -> list[Row]:
+def _json_rows(text: str, source: str) -> list[_Row]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
@@ -200,8 +200,8 @@ def _json_rows(text: str, source: str) -> list[Row]:
     return [(i, None, raw) for i, raw in enumerate(data)]
 
 
-def _jsonl_rows(text: str, source: str) -> list[Row]:
-    rows: list[Row] = []
+def _jsonl_rows(text: str, source: str) -> list[_Row]:
+    rows: list[_Row] = []
     # split on "\n" only: str.splitlines() would also split on U+2028 etc. inside JSON strings
     for line_no, line in enumerate(text.split("\n"), 1):
         if not line.strip():
@@ -214,7 +214,7 @@ def _jsonl_rows(text: str, source: str) -> list[Row]:
     return rows
 
 
-def _csv_rows(text: str, source: str) -> list[Row]:
+def _csv_rows(text: str, source: str) -> list[_Row]:
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [h.strip() for h in next(reader, [])]
@@ -227,7 +227,7 @@ def _csv_rows(text: str, source: str) -> list[Row]:
                 f"{source}: CSV header (line 1) needs an 'options' column (JSON list) "
                 "or option_1..option_6 / A..F columns"
             )
-        rows: list[Row] = []
+        rows: list[_Row] = []
         last_line = reader.line_num
         for cells in reader:
             # a quoted cell may span lines: the record starts right after the previous one ended
@@ -247,7 +247,7 @@ def _csv_rows(text: str, source: str) -> list[Row]:
 _READERS = {".json": _json_rows, ".jsonl": _jsonl_rows, ".csv": _csv_rows}
 
 
-def _build(name: str, source: str, sha256: str, rows: list[Row], skip_invalid: bool) -> Bench:
+def _build(name: str, source: str, sha256: str, rows: list[_Row], skip_invalid: bool) -> Bench:
     records: list[MCQ] = []
     skipped: list[tuple[int, str]] = []
     first_index_of: dict[str, int] = {}
@@ -311,7 +311,8 @@ def _load_sample(skip_invalid: bool) -> Bench:
 
 
 def _offline_requested() -> bool:
-    return any(os.environ.get(v, "").upper() in ("1", "ON", "YES", "TRUE") for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+    flags = (os.environ.get(v, "").upper() for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+    return any(flag in ("1", "ON", "YES", "TRUE") for flag in flags)
 
 
 def _hub_unreachable(timeout: float = 3.0) -> str:
@@ -352,10 +353,6 @@ def _load_hf(spec: str, split: str, skip_invalid: bool) -> Bench:
     dataset, _, config = spec.rpartition("/") if spec.count("/") == 2 else (spec, "", HF_CONFIG)
     if not _HF_NAME.match(dataset):
         raise BenchDataError(f"not a Hugging Face dataset name: {spec!r} (expected hf:owner/name)")
-    # Fail fast instead of hanging on a dead network. Only effective if huggingface_hub is not
-    # imported yet (it reads these once), and a user's own settings win.
-    os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "10")
-    os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", "10")
     # Offline when asked (even if the hub library was imported before the variable was set) or when
     # the Hub is unreachable: a cached copy still loads, anything else fails at once.
     unreachable = "" if _offline_requested() else _hub_unreachable()
@@ -374,7 +371,7 @@ def _load_hf(spec: str, split: str, skip_invalid: bool) -> Bench:
         ) from None
     canonical = json.dumps(rows, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     source = f"hf:{dataset}/{config}" + ("" if split == "train" else f"@{split}")
-    indexed: list[Row] = [(i, None, raw) for i, raw in enumerate(rows)]
+    indexed: list[_Row] = [(i, None, raw) for i, raw in enumerate(rows)]
     return _build(dataset, source, hashlib.sha256(canonical.encode()).hexdigest(), indexed, skip_invalid)
 
 
