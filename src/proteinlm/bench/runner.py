@@ -126,8 +126,8 @@ def score(mcq: MCQ, answer: dict, fmt: PromptFormat, method: str) -> dict:
         pred |= {"raw_output": answer["output"], "option_logprobs": None}
     else:
         lps = answer["option_logprobs"]
-        if method == "loglik-norm":  # lm-eval acc_norm: log-likelihood per character of the option
-            keys = [lp / max(1, len(" " + opt)) for lp, opt in zip(lps, mcq.options)]
+        if method == "loglik-norm":  # lm-eval acc_norm: log-likelihood per character of the option text
+            keys = [lp / max(1, len(opt)) for lp, opt in zip(lps, mcq.options)]
         else:
             keys = lps
         choice = max(range(len(keys)), key=lambda i: (keys[i], -i))

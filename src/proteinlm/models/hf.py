@@ -319,6 +319,8 @@ def _save_converted(model, tokenizer, target: Path) -> None:
         # A GGUF-loaded model is flagged as quantized although its weights are already plain
         # dequantised tensors; transformers refuses to save it while the flag is set.
         model.hf_quantizer, model.is_quantized = None, False
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         tmp.rename(target)
