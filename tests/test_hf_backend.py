@@ -94,3 +94,15 @@ def test_stop_strings_cut_the_output(smollm2, questions):
     gens = smollm2.generate(prompts, GenerationParams(max_new_tokens=20, stop=("option",)))
     for g in gens:
         assert "option" not in g.text
+
+
+def test_stop_at_answer_is_a_prefix_of_the_full_reply(smollm2, questions):
+    import re
+
+    prompts = [OFFICIAL.prompt(q, chat=smollm2.chat, for_scoring=False) for q in questions[:4]]
+    full = smollm2.generate(prompts, GenerationParams(max_new_tokens=24))
+    short = smollm2.generate(prompts, GenerationParams(max_new_tokens=24, stop_regex=OFFICIAL.answer_regex))
+    for f, s in zip(full, short):
+        assert f.text.startswith(s.text)
+        if re.search(OFFICIAL.answer_regex, f.text):
+            assert re.search(OFFICIAL.answer_regex, s.text) and s.completion_tokens <= f.completion_tokens

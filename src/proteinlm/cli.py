@@ -56,6 +56,12 @@ def bench(
     temperature: float = typer.Option(0.0, "--temperature", help="generate: 0 = greedy."),
     top_p: float = typer.Option(1.0, "--top-p", help="generate: nucleus sampling."),
     seed: int = typer.Option(1234, "--seed", help="generate: sampling seed."),
+    stop_at_answer: bool = typer.Option(
+        True,
+        "--stop-at-answer/--full-output",
+        help="generate: stop a reply once it has stated its answer in the form the prompt asks for "
+        "(local backends); --full-output generates up to --max-new-tokens.",
+    ),
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N questions."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Skip and count invalid records instead of stopping."),
 ):
@@ -73,13 +79,19 @@ def bench(
     from proteinlm.models.base import GenerationParams
 
     try:
+        fmt = load_prompt_format(prompt)
         settings = RunSettings(
             method=method,
-            generation=GenerationParams(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed),
+            generation=GenerationParams(
+                max_new_tokens=max_new_tokens,
+                temperature=temperature,
+                top_p=top_p,
+                seed=seed,
+                stop_regex=fmt.answer_regex if stop_at_answer else None,
+            ),
             # questions per backend call: the cache is flushed after each, so this is what a kill can lose
             chunk_size=max(1, 2 * (concurrency if backend == "openai" else batch_size)),
         )
-        fmt = load_prompt_format(prompt)
         data = load_bench(bench_spec, skip_invalid=skip_invalid)
         if data.skipped:
             console.print(f"[yellow]skipped {len(data.skipped)} invalid records[/] (listed in summary.json)")

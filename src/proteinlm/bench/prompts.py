@@ -48,6 +48,8 @@ class PromptFormat:
     instructions: str = ""
     system: str | None = None
     abstain_number: int | None = None
+    #: matches once a reply has stated its answer in the requested form; generation may stop there
+    answer_regex: str | None = None
 
     def label(self, index: int) -> str:
         return str(index + 1) if self.label_style == "number" else LETTERS[index]
@@ -91,6 +93,8 @@ OFFICIAL = PromptFormat(
     answer_prefix_raw=" Option",
     answer_prefix_chat="The correct option is Option",
     abstain_number=7,
+    # "...correct option is [Option] 3" followed by a character that ends the number
+    answer_regex=r"(?i)correct option(?: number)? is:?\s*\**\s*(?:option\s*)?\d+[^\d]",
 )
 
 LETTER = PromptFormat(
@@ -105,6 +109,7 @@ LETTER = PromptFormat(
     label_style="letter",
     answer_prefix_raw="",
     answer_prefix_chat="Answer:",
+    answer_regex=r"Answer:\s*\**\s*\(?[A-F](?:[^A-Za-z]|$)",
 )
 
 BUILTIN = {"official": OFFICIAL, "letter": LETTER}

@@ -49,6 +49,9 @@ class GenerationParams:
     top_p: float = 1.0
     seed: int = 1234
     stop: tuple[str, ...] = ()
+    #: stop a row once its text matches this regex (e.g. a complete "The correct option is Option 3.");
+    #: applied by local backends, which see every token; servers get `stop` only
+    stop_regex: str | None = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -251,29 +252,38 @@ class HFBackend(Backend):
 
     def _decode_loop(self, seg: Segment, first: list[torch.Tensor], params, gen) -> list[tuple[str, int]]:
         rows = len(first)
+        stop_re = re.compile(params.stop_regex) if params.stop_regex else None
+        check_text = bool(params.stop) or stop_re is not None
         new_tokens: list[list[int]] = [[] for _ in range(rows)]
-        active = list(range(rows))  # rows of the original batch still generating
+        active = list(range(rows))  # rows of the original batch still held in the cache
+        finished: set[int] = set()
         logps = first
         while True:
-            still = []
             for slot, r in enumerate(active):
+                if r in finished:
+                    continue
                 tok = self._pick(logps[slot], params, gen)
                 if tok in self.eos_ids:
+                    finished.add(r)
                     continue
                 new_tokens[r].append(tok)
                 done = len(new_tokens[r]) >= params.max_new_tokens
-                if params.stop and not done:
+                if check_text and not done:
                     text = self.tokenizer.decode(new_tokens[r], skip_special_tokens=True)
-                    done = any(s in text for s in params.stop)
-                if not done:
-                    still.append(slot)
-            if not still:
+                    done = any(s in text for s in params.stop) or bool(stop_re and stop_re.search(text))
+                if done:
+                    finished.add(r)
+            live = [slot for slot, r in enumerate(active) if r not in finished]
+            if not live:
                 break
-            if len(still) < len(active):  # drop finished rows: later steps only pay for live ones
-                seg = seg.rows(still)
-            active = [active[s] for s in still]
-            step = [[new_tokens[r][-1]] for r in active]
-            seg, logps_rows = self.runner.extend(seg, step, [[0]] * len(active))
+            # Drop finished rows once they are a quarter of the batch: every later step then pays
+            # only for live rows, and the cache copy that dropping costs is not paid at every finish.
+            if len(active) - len(live) >= max(1, len(active) // 4):
+                seg = seg.rows(live)
+                active = [active[s] for s in live]
+            # finished rows still in the batch get a masked-out filler token
+            step = [[self.runner.pad_id if r in finished else new_tokens[r][-1]] for r in active]
+            seg, logps_rows = self.runner.extend(seg, step, [[0]] * len(active), masked=[r in finished for r in active])
             logps = [lp[0] for lp in logps_rows]
         results = []
         for toks in new_tokens:

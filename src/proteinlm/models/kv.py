@@ -82,11 +82,13 @@ class PrefixRunner:
         base: Segment | None,
         tails: Sequence[Sequence[int]],
         want: Sequence[Sequence[int]],
+        masked: Sequence[bool] | None = None,
     ) -> tuple[Segment, list[torch.Tensor]]:
         """Append one right-padded tail per row of `base` (or start fresh) and run the model.
 
         want[r] lists positions *within tail r* whose next-token log-probabilities are needed;
-        returns them as one [len(want[r]), vocab] tensor per row.
+        returns them as one [len(want[r]), vocab] tensor per row. Rows flagged in `masked` are
+        fillers (a finished generation kept in the batch): their tokens are masked out.
         """
         n = len(tails)
         width = max(len(t) for t in tails)
@@ -94,7 +96,7 @@ class PrefixRunner:
         new_mask = torch.zeros((n, width), dtype=torch.long)
         for r, t in enumerate(tails):
             ids[r, : len(t)] = torch.as_tensor(t, dtype=torch.long)
-            new_mask[r, : len(t)] = 1
+            new_mask[r, : len(t)] = 0 if masked and masked[r] else 1
         start = base.next_pos if base is not None else torch.zeros(n, dtype=torch.long)
         positions = start[:, None] + torch.arange(width)[None, :]
         mask = new_mask if base is None else torch.cat([base.mask, new_mask], dim=1)
