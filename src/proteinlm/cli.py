@@ -73,7 +73,7 @@ def bench(
         _fail(ProteinLMError(f"missing {', '.join(missing)} (see `proteinlm bench --help`)"))
     from proteinlm.bench.loaders import load_bench
     from proteinlm.bench.prompts import load_prompt_format
-    from proteinlm.bench.report import print_table
+    from proteinlm.bench.report import print_run
     from proteinlm.bench.runner import RunSettings, run_bench
     from proteinlm.models import load_backend
     from proteinlm.models.base import GenerationParams
@@ -120,7 +120,7 @@ def bench(
             be.close()
     except ProteinLMError as exc:
         _fail(exc)
-    print_table([summary], Console())
+    print_run(summary, Console())
     console.print(f"run written to [bold]{out}[/]")
 
 

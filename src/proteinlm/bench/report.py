@@ -203,6 +203,30 @@ def print_table(summaries: Sequence[dict], console=None) -> None:
         console.print(cat_table)
 
 
+def print_run(summary: dict, console=None) -> None:
+    """One run as a narrow two-column table (fits an 80-column terminal), categories below."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    row = comparison_rows([summary])[0]
+    table = Table(title=f"{summary.get('bench', {}).get('name', 'bench')} · {row['model']}", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for key, header in _COLUMNS:
+        if key not in ("run", "model"):
+            table.add_row(header, str(row[key]))
+    console.print(table)
+    cats, body = _category_cells([summary])
+    if cats:
+        cat_table = Table(title="Accuracy by category")
+        cat_table.add_column("category")
+        cat_table.add_column("accuracy", justify="right")
+        for cells in body:
+            cat_table.add_row(*cells)
+        console.print(cat_table)
+
+
 # ---------------------------------------------------------------------------------------- chart
 
 
