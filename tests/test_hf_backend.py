@@ -106,3 +106,25 @@ def test_stop_at_answer_is_a_prefix_of_the_full_reply(smollm2, questions):
         assert f.text.startswith(s.text)
         if re.search(OFFICIAL.answer_regex, f.text):
             assert re.search(OFFICIAL.answer_regex, s.text) and s.completion_tokens <= f.completion_tokens
+
+
+def test_local_directory_and_missing_model(smollm2, monkeypatch):
+    from proteinlm.errors import BackendError
+    from proteinlm.models import load_backend
+    from proteinlm.models.hf import gguf_cache_dir
+    from proteinlm.models.smollm2 import smollm2_gguf_path
+
+    converted = gguf_cache_dir(smollm2_gguf_path())  # a plain transformers directory
+    local = load_backend(str(converted), "hf")
+    assert local.describe()["gguf_file"] is None and local.chat
+    prompt = OFFICIAL.prompt(load_bench("sample").records[0], chat=True, for_scoring=True)
+    conts = [" 1", " 2"]
+    a = local.loglikelihood([prompt], [conts])[0]
+    b = smollm2.loglikelihood([prompt], [conts])[0]
+    assert [s.logprob for s in a.scores] == pytest.approx([s.logprob for s in b.scores], abs=1e-4)
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(BackendError, match="local model directory or .gguf"):
+        load_backend("no-such-owner/no-such-model", "hf")
+    with pytest.raises(BackendError, match="GGUF file not found"):
+        load_backend("/nonexistent/model.gguf", "hf")

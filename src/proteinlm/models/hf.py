@@ -61,8 +61,9 @@ class HFBackend(Backend):
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         if dtype == "auto":
-            # bf16 matmuls are slow on most CPUs; fp32 there, bf16 on GPUs.
-            torch_dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+            # The checkpoint's own dtype, as transformers and lm-evaluation-harness do (a GGUF file
+            # dequantises to float32), so scores agree with the field's harness.
+            torch_dtype = "auto"
         elif dtype in DTYPES:
             torch_dtype = DTYPES[dtype]
         else:
@@ -88,11 +89,13 @@ class HFBackend(Backend):
                     "pass a local model directory or .gguf file)"
                 )
             raise BackendError(f"cannot load model {model!r}{hint}: {exc}") from exc
+        if device == "cpu" and self.model.dtype == torch.float16:
+            self.model = self.model.float()  # many CPU kernels lack float16
         self.model.to(device).eval()
         self.device = device
         self.name = model
         self.gguf_file = gguf_file
-        self.dtype = str(torch_dtype).removeprefix("torch.")
+        self.dtype = str(self.model.dtype).removeprefix("torch.")
         self.batch_size = max(1, batch_size)
         has_template = bool(getattr(self.tokenizer, "chat_template", None))
         if chat and not has_template:
