@@ -23,3 +23,11 @@ class BackendUnsupported(BackendError):
 
 class RunError(ProteinLMError):
     """A run directory is inconsistent with the run being asked for."""
+
+
+class SourceError(ProteinLMError):
+    """A raw source file cannot be read at all (missing, unreadable, truncated gzip): stops a build."""
+
+
+class RecordError(ProteinLMError):
+    """One record of a source file is malformed; builds skip it and count it with file and line."""
