@@ -135,6 +135,51 @@ def _progress() -> Progress:
     )
 
 
+build_app = typer.Typer(help="Build training data (pretraining documents, SFT examples) from raw sources.", no_args_is_help=True)
+app.add_typer(build_app, name="build")
+
+
+@build_app.command("uniprot")
+def build_uniprot_cmd(
+    inputs: List[str] = typer.Option(..., "--input", "-i", help="Swiss-Prot/UniProt flat file, XML or TSV (gzip ok); repeatable."),
+    out: Path = typer.Option(..., "--out", help="Output directory (a killed build resumes here)."),
+    enzyme: Optional[str] = typer.Option(None, "--enzyme", help="ExPASy enzyme.dat, for Enzyme Chain-of-Thought."),
+    sifts_enzyme: Optional[str] = typer.Option(None, "--sifts-enzyme", help="SIFTS pdb_chain_enzyme.csv (extra accession→EC map)."),
+    workers: int = typer.Option(1, "--workers", help="Processes building chunks in parallel."),
+    shard_entries: int = typer.Option(20000, "--shard-entries", help="Entries per shard (and per resumable chunk)."),
+    val_fraction: float = typer.Option(0.02, "--val-fraction", help="Share of proteins (by accession hash) in validation."),
+    per_ec: int = typer.Option(20, "--per-ec", help="ECoT: at most this many examples per EC number."),
+    seed: int = typer.Option(0, "--seed", help="Seeds phrasing choices, splits and ECoT sampling."),
+    tokenizer: str = typer.Option("smollm2", "--tokenizer", help="Tokenizer for token counts: smollm2, a local dir, or none."),
+    seq_open: str = typer.Option("<seq>", "--seq-open"),
+    seq_close: str = typer.Option("</seq>", "--seq-close"),
+    seq_sep: str = typer.Option(" ", "--seq-sep", help="Separator between residues."),
+    formats: str = typer.Option("jsonl.gz,parquet", "--formats", help="Comma-separated: jsonl.gz, parquet."),
+):
+    """Swiss-Prot (+ ENZYME) → pretraining text, UniProt topic SFT tasks and ECoT, with a manifest."""
+    from rich.progress import SpinnerColumn
+
+    from proteinlm.dataset.build_uniprot import UniprotBuildOptions, build_uniprot
+
+    opts = UniprotBuildOptions(
+        inputs=inputs, out=str(out), enzyme=enzyme, sifts_enzyme=sifts_enzyme, workers=workers,
+        shard_entries=shard_entries, val_fraction=val_fraction, seed=seed, per_ec=per_ec, tokenizer=tokenizer,
+        seq_open=seq_open, seq_close=seq_close, seq_sep=seq_sep,
+        formats=tuple(f.strip() for f in formats.split(",") if f.strip()),
+    )
+    try:
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed} entries"),
+                      TimeElapsedColumn(), console=console) as bar:
+            task = bar.add_task("building uniprot", total=None)
+            manifest = build_uniprot(opts, progress=lambda n: bar.advance(task, n))
+    except ProteinLMError as exc:
+        _fail(exc)
+    console.print(f"{manifest['entries']} entries → {out} (skipped {manifest['skipped']['count']})")
+    for name, rows in manifest["rows"].items():
+        tok = manifest["tokens"]["counts"].get(name)
+        typer.echo(f"{name:32} {rows:>9} rows" + (f" {tok:>12} tokens" if tok is not None else ""))
+
+
 @bench_app.command("report")
 def bench_report(
     runs: List[Path] = typer.Argument(..., help="Run directories to compare."),

@@ -1,0 +1,106 @@
+"""Swiss-Prot build speed against Biopython's bare parser.
+
+Workload: the real flat-file entries of ../shared/data/swissprot repeated with fresh accessions and
+entry names until the file holds ≥ 200 MB (`--mb`). Each measurement runs in its own process (peak
+RSS is that process's own). Prints entries/s and MB/s of
+  1. Biopython `Bio.SwissProt.parse` (parse only, one core),
+  2. our whole build (parse, clean, documents, SFT, ECoT, token counts, JSONL.gz + Parquet), one core,
+  3. the whole build with 2 workers,
+and the ratios. Targets: (2) ≥ 2 × (1); peak RSS of (2) and (3) < 500 MB.
+
+    python benchmarks/bench_swissprot.py [--mb 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO.parent / "shared" / "data"
+
+
+def make_workload(path: Path, target_mb: float) -> int:
+    entries = []
+    for f in sorted((DATA / "swissprot").glob("*.txt")):
+        text = f.read_text()
+        entries += [e + "//\n" for e in text.split("//\n") if e.strip().startswith("ID")]
+    n = 0
+    with path.open("w") as out:
+        while out.tell() < target_mb * 1e6:
+            for e in entries:
+                n += 1
+                acc = f"Q{n:09d}"
+                e2 = re.sub(r"^AC   [^\n]*", f"AC   {acc};", e, count=1, flags=re.M)
+                e2 = re.sub(r"^ID   (\S+)", f"ID   P{n}_BENCH", e2, count=1, flags=re.M)
+                out.write(e2)
+    return n
+
+
+CHILD = r"""
+import json, resource, sys, time
+mode, path, out, workers = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+enzyme = sys.argv[5] if len(sys.argv) > 5 else None
+t = time.perf_counter()
+if mode == "biopython":
+    from Bio import SwissProt
+    with open(path) as fh:
+        n = sum(1 for _ in SwissProt.parse(fh))
+else:
+    from proteinlm.dataset.build_uniprot import UniprotBuildOptions, build_uniprot
+    m = build_uniprot(UniprotBuildOptions(inputs=[path], out=out, enzyme=enzyme, workers=workers))
+    n = m["entries"]
+wall = time.perf_counter() - t
+print(json.dumps({"entries": n, "wall_s": wall, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "children_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+"""
+
+
+def measure(mode: str, path: Path, out: Path, workers: int, enzyme: str | None) -> dict:
+    env = dict(os.environ, TOKENIZERS_PARALLELISM="false", RAYON_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    args = [sys.executable, "-c", CHILD, mode, str(path), str(out), str(workers)] + ([enzyme] if enzyme else [])
+    res = subprocess.run(args, check=True, capture_output=True, text=True, env=env)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mb", type=float, default=200)
+    args = ap.parse_args()
+    enzyme = DATA / "enzyme" / "lipoprotein.txt"
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        work = tmp / "sprot.dat"
+        t = time.perf_counter()
+        n = make_workload(work, args.mb)
+        mb = work.stat().st_size / 1e6
+        print(f"workload: {n} entries, {mb:.0f} MB (made in {time.perf_counter() - t:.0f} s)")
+        rows = {}
+        for label, mode, workers in (("biopython_parse", "biopython", 1), ("build_1_core", "build", 1), ("build_2_workers", "build", 2)):
+            r = measure(mode, work, tmp / f"out-{label}", workers, str(enzyme) if enzyme.exists() else None)
+            r["entries_per_s"] = r["entries"] / r["wall_s"]
+            r["mb_per_s"] = mb / r["wall_s"]
+            rows[label] = r
+            print(f"{label:>16}: {r['entries_per_s']:9.0f} entries/s {r['mb_per_s']:7.2f} MB/s  wall {r['wall_s']:7.1f} s"
+                  f"  peak RSS {r['rss_mb']:.0f} MB (workers {r['children_rss_mb']:.0f} MB)")
+    ratio1 = rows["build_1_core"]["entries_per_s"] / rows["biopython_parse"]["entries_per_s"]
+    ratio2 = rows["build_2_workers"]["entries_per_s"] / rows["biopython_parse"]["entries_per_s"]
+    print(f"whole build / Biopython bare parse, one core: {ratio1:.2f}x; with 2 workers: {ratio2:.2f}x")
+    rss_ok = all(max(rows[k]["rss_mb"], rows[k]["children_rss_mb"]) < 500 for k in ("build_1_core", "build_2_workers"))
+    result = {"workload_mb": round(mb), "entries": n, **{k: {kk: round(vv, 2) for kk, vv in v.items()} for k, v in rows.items()},
+              "ratio_1_core": round(ratio1, 2), "ratio_2_workers": round(ratio2, 2)}
+    out = Path(__file__).parent / "results" / "swissprot.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print("TARGETS MET" if ratio1 >= 2 and rss_ok else "TARGETS MISSED")
+
+
+if __name__ == "__main__":
+    main()

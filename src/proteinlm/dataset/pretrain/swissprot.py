@@ -1,0 +1,264 @@
+"""Swiss-Prot entry -> pretraining `Document`: an introduction, the sequence, one paragraph per topic.
+
+The text mixes prose and a `<seq> M K T ... </seq>` block so that a model sees sequences and the
+annotations about them side by side. Phrasings vary between entries (so the model does not learn
+one template by heart) but are chosen with a stable hash of the accession, so the same entry always
+gives byte-identical text in any process, on any machine (Python's `hash()` is salted per process).
+
+The helpers `stable_index`, `clean_text`, `join_texts` and `reactions` are shared with
+`dataset.instruct.uniprot_tasks`, which phrases the same comment topics as SFT targets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Sequence
+
+from proteinlm.records import Document, ProteinEntry
+
+# The comment topics that become sections, in the order the document lists them; the rest
+# (SIMILARITY, WEB RESOURCE, ALTERNATIVE PRODUCTS, ...) is catalogue data, not prose about the protein.
+SECTIONS: tuple[str, ...] = (
+    "FUNCTION",
+    "SUBUNIT",
+    "TISSUE SPECIFICITY",
+    "INDUCTION",
+    "DOMAIN",
+    "PTM",
+    "DISEASE",
+    "SUBCELLULAR LOCATION",
+    "CATALYTIC ACTIVITY",
+)
+
+# Marks a lead-in variant that turns the first sentence into "It ..." (only when it can: see
+# `_it_form`); otherwise the topic's first label is used instead.
+IT = "<it>"
+
+# Lead-ins per topic. Each "{}" takes the topic's texts as UniProt writes them: sentences that
+# usually start with a verb or a noun and have no subject ("Involved in ...", "Homodimer."),
+# which is why label-and-colon forms are the default and "It ..." is used only when it is safe.
+LEADS: dict[str, tuple[str, ...]] = {
+    "FUNCTION": ("Function: {}", "Its function is described as follows: {}", IT),
+    "SUBUNIT": ("Subunit structure: {}", "Quaternary structure and interactions: {}", IT),
+    "TISSUE SPECIFICITY": ("Tissue specificity: {}", "Its tissue distribution is as follows: {}", IT),
+    "INDUCTION": ("Induction: {}", "Its expression is regulated as follows: {}", IT),
+    "DOMAIN": ("Domain: {}", "Regarding its domain structure: {}", IT),
+    "PTM": ("Post-translational modification: {}", "Post-translational modifications of this protein: {}", IT),
+    "DISEASE": ("Involvement in disease: {}", "Clinical significance: {}", "Disease association: {}"),
+    "SUBCELLULAR LOCATION": (
+        "Subcellular location: {}",
+        "Location in the cell: {}",
+        "Its subcellular location is as follows: {}",
+    ),
+    "CATALYTIC ACTIVITY": ("Catalytic activity: {}",),  # texts that are not reaction equations
+}
+
+# Catalytic activity written as reaction equations gets its own phrasings (one vs several).
+REACTION_LEADS: tuple[tuple[str, str], ...] = (
+    ("Catalytic activity: {}", "Catalytic activities: {}"),
+    ("It catalyzes the reaction {}", "It catalyzes the following reactions: {}"),
+    ("The enzyme catalyzes the following reaction: {}", "The enzyme catalyzes the following reactions: {}"),
+)
+
+
+def _intro_0(f: dict[str, str]) -> str:
+    named = f" ({f['entry_name']})" if f["entry_name"] != f["name"] else ""
+    s = f"UniProtKB/Swiss-Prot entry {f['acc']}{named} describes {f['name']}"
+    s += f", a protein of {f['length']}" if f["length"] else ", a protein"
+    s += f" from {f['organism']}" if f["organism"] else ""
+    s += f", encoded by the gene {f['gene']}" if f["gene"] else ""
+    return s + "."
+
+
+def _intro_1(f: dict[str, str]) -> str:
+    s = f"The protein {f['name']}"
+    s += f" (gene {f['gene']})" if f["gene"] else ""
+    s += f" from {f['organism']}" if f["organism"] else ""
+    s += f" has the UniProt accession {f['acc']}"
+    s += f" and is {f['length']} long." if f["length"] else "."
+    return s
+
+
+def _intro_2(f: dict[str, str]) -> str:
+    s = f"This text describes {f['name']}"
+    s += f", the product of the {f['gene']} gene" if f["gene"] else ""
+    s += f" in {f['organism']}" if f["organism"] else ""
+    s += f", with UniProt accession {f['acc']}."
+    s += f" It is {f['length']} long." if f["length"] else ""
+    return s
+
+
+def _intro_3(f: dict[str, str]) -> str:
+    s = f"Accession {f['acc']}: {f['name']}"
+    s += f" from {f['organism']}" if f["organism"] else ""
+    s += "."
+    s += f" The protein is encoded by {f['gene']}" if f["gene"] else ""
+    if f["length"]:
+        s += f" and is {f['length']} long." if f["gene"] else f" The protein is {f['length']} long."
+    elif f["gene"]:
+        s += "."
+    return s
+
+
+# Introduction templates; each copes with a missing gene, organism or sequence by leaving the
+# clause out, so no "None" or dangling comma can reach the text.
+INTROS: tuple[Callable[[dict[str, str]], str], ...] = (_intro_0, _intro_1, _intro_2, _intro_3)
+
+# Words that open UniProt sentences and read naturally after "It " (verbs, modals, adverbs) or
+# "It is " (participles, adjectives). A whitelist, not a guess: "Red blood cells." must stay a label.
+_IT_VERBS = frozenset(
+    "acts activates associates binds catalyzes cleaves confers contains contributes controls converts "
+    "displays enhances exhibits facilitates forms functions has hydrolyzes induces inhibits interacts "
+    "localizes mediates modulates participates plays possesses prevents promotes protects recognizes "
+    "regulates represses serves shows stimulates transfers transports may might can could".split()
+)
+_IT_ADVERBS = frozenset(
+    "also probably possibly specifically negatively positively directly mainly predominantly highly "
+    "widely ubiquitously strongly weakly primarily preferentially abundantly exclusively "
+    "constitutively".split()
+)
+_IT_PARTICIPLES = frozenset(
+    "involved required expressed induced repressed phosphorylated located localized found detected "
+    "present essential necessary responsible important able secreted glycosylated ubiquitinated "
+    "acetylated methylated sumoylated cleaved processed activated inhibited regulated up-regulated "
+    "upregulated down-regulated downregulated produced synthesized degraded stabilized associated "
+    "thought believed proposed predicted".split()
+)
+_OLIGOMER = re.compile(r"^(?:monomer|(?:homo|hetero)(?:di|tri|tetra|penta|hexa|hepta|octa|dodeca|oligo|multi)mer)$")
+
+
+def stable_index(key: str, n: int) -> int:
+    """A stable choice in range(n): the first 8 bytes of SHA-256(key), big-endian, modulo n."""
+    return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big") % n
+
+
+_NOTE = re.compile(r"(?:^|(?<=\s))Note=")
+
+
+def clean_text(text: str) -> str:
+    """Collapse runs of whitespace, so neither double spaces nor line breaks reach a paragraph.
+
+    A flat-file "Note=" field marker (DISEASE, SUBCELLULAR LOCATION), if a parser kept it, is
+    dropped: the note reads as the next sentence of the paragraph.
+    """
+    return " ".join(_NOTE.sub("", text).split())
+
+
+def _sentence(text: str) -> str:
+    """End a text with terminal punctuation (UniProt texts usually have it; TSV ones may not)."""
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def join_texts(texts: Sequence[str]) -> str:
+    """The non-empty texts of one topic as one paragraph of complete sentences."""
+    return " ".join(_sentence(t) for t in (clean_text(x) for x in texts) if t)
+
+
+def topic_texts(entry: ProteinEntry, topic: str) -> tuple[str, ...]:
+    """The topic's non-empty texts, whitespace-normalised (empty tuple if the entry lacks it)."""
+    return tuple(t for t in (clean_text(x) for x in entry.comments.get(topic, ()) if x) if t)
+
+
+_REACTION_FIELD = re.compile(r";\s*(?:Xref|EC|Evidence|PhysiologicalDirection)=")
+
+
+def reactions(texts: Sequence[str]) -> list[str] | None:
+    """The reaction equations of CATALYTIC ACTIVITY texts, or None when some text is not one.
+
+    Modern entries hold a Rhea equation ("A + B = C + D"); parsers may keep a "Reaction=" prefix
+    and trailing "; Xref=...; EC=..." fields, which are dropped here. Old entries (before 2019)
+    also have free text such as "Specific cleavage of Arg-|-Val bond ...", phrased as a label.
+    """
+    out = []
+    for t in texts:
+        t = clean_text(t)
+        if t.startswith("Reaction="):
+            t = _REACTION_FIELD.split(t[len("Reaction="):], maxsplit=1)[0]
+        t = t.rstrip(" .;")
+        if " = " not in t:
+            return None
+        out.append(t)
+    return out or None
+
+
+def _it_form(text: str) -> str | None:
+    """"Involved in X." -> "It is involved in X.", "Binds DNA." -> "It binds DNA.", else None."""
+    words = text.split(" ", 2)
+    first = words[0].lower()
+    second = words[1].lower().rstrip(",.;:") if len(words) > 1 else ""
+    # Only a capitalised common word ("Binds", "Up-regulated") may be lowered; "ATP-dependent"
+    # or a gene name at the start must keep its case, so such sentences keep a label instead.
+    if len(words) < 2 or not (words[0][:1].isupper() and words[0][1:].islower()):
+        return None
+    lowered = first + text[len(first):]
+    if first in _IT_VERBS:
+        return "It " + lowered
+    if first in _IT_PARTICIPLES:
+        return "It is " + lowered
+    if first in _IT_ADVERBS and second in _IT_VERBS:
+        return "It " + lowered
+    if first in _IT_ADVERBS and second in _IT_PARTICIPLES:
+        return "It is " + lowered
+    if _OLIGOMER.match(first.rstrip(",.;:")):
+        return "It is a " + lowered
+    return None
+
+
+def topic_paragraph(topic: str, texts: Sequence[str], key: str) -> str:
+    """One paragraph for a topic, its lead-in chosen by `stable_index(key, ...)`."""
+    if topic == "CATALYTIC ACTIVITY" and (eqs := reactions(texts)):
+        one, many = REACTION_LEADS[stable_index(key, len(REACTION_LEADS))]
+        return (one if len(eqs) == 1 else many).format("; ".join(eqs)) + "."
+    body = join_texts(texts)
+    leads = LEADS[topic]
+    lead = leads[stable_index(key, len(leads))]
+    if lead == IT:
+        if (it := _it_form(body)) is not None:
+            return it
+        lead = leads[0]
+    return lead.format(body)
+
+
+def _length_phrase(n: int) -> str:
+    return "" if n == 0 else "1 amino acid" if n == 1 else f"{n} amino acids"
+
+
+def intro_fields(entry: ProteinEntry) -> dict[str, str]:
+    """The facts the introduction mentions; "" for what the entry lacks."""
+    return {
+        "acc": entry.accession,
+        "entry_name": entry.entry_name,
+        "name": clean_text(entry.recommended_name or "") or entry.entry_name,
+        "length": _length_phrase(entry.length),
+        # Some parsers keep the flat file's final period on OS lines; the templates add their own.
+        "organism": clean_text(entry.organism or "").rstrip("."),
+        "gene": clean_text(entry.gene_names[0]) if entry.gene_names else "",
+    }
+
+
+def entry_document(
+    entry: ProteinEntry,
+    *,
+    seq_tags: tuple[str, str] = ("<seq>", "</seq>"),
+    seq_sep: str = " ",
+) -> Document:
+    """The pretraining document of one entry; deterministic in the entry's content."""
+    from proteinlm.dataset.seqtext import seq_to_text  # sibling helper, imported when used
+
+    acc = entry.accession
+    paragraphs = [INTROS[stable_index(f"{acc}:intro", len(INTROS))](intro_fields(entry))]
+    if entry.sequence:  # a TSV download may lack the Sequence column; the text is still useful
+        paragraphs.append(seq_to_text(entry.sequence, open_tag=seq_tags[0], close_tag=seq_tags[1], sep=seq_sep))
+    topics = []
+    for topic in SECTIONS:
+        texts = topic_texts(entry, topic)
+        if texts:
+            paragraphs.append(topic_paragraph(topic, texts, f"{acc}:{topic}"))
+            topics.append(topic)
+    return Document(
+        id=f"swissprot-{acc}",
+        text="\n\n".join(paragraphs),
+        subset="swissprot",
+        meta={"accession": acc, "topics": topics, "length": entry.length},
+    )

@@ -1,0 +1,103 @@
+"""Deterministic, atomic output files: JSONL.gz and Parquet shards, JSON exports, file hashes.
+
+Same rows in → byte-identical files out: gzip headers carry no timestamp or file name, JSON keys
+keep their insertion order, Parquet is written with fixed settings. Every file is written to a
+temporary name and renamed into place, so a killed build never leaves a half-written shard that
+a resumed build would take for finished.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+from pathlib import Path
+from typing import Iterable, Iterator
+
+
+def _atomic_path(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    tmp = _atomic_path(path)
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def jsonl_gz_bytes(rows: Iterable[dict]) -> bytes:
+    raw = io.BytesIO()
+    # mtime=0 and an empty file name: the gzip header is the same on every run
+    with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz:
+        for row in rows:
+            gz.write(json.dumps(row, ensure_ascii=False).encode("utf-8") + b"\n")
+    return raw.getvalue()
+
+
+def write_jsonl_gz(path: Path, rows: list[dict]) -> None:
+    write_bytes_atomic(path, jsonl_gz_bytes(rows))
+
+
+def write_parquet(path: Path, rows: list[dict]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pylist(rows)
+    tmp = _atomic_path(path)
+    pq.write_table(table, tmp, compression="zstd", write_statistics=False, use_dictionary=True)
+    os.replace(tmp, path)
+
+
+def read_jsonl_gz(path: Path) -> Iterator[dict]:
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            yield json.loads(line)
+
+
+def write_json_array(path: Path, rows: Iterable[dict]) -> int:
+    """Stream a JSON array to disk (alpaca files can be larger than memory would like)."""
+    tmp = _atomic_path(path)
+    n = 0
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write("[")
+        for row in rows:
+            fh.write(("\n" if n == 0 else ",\n") + json.dumps(row, ensure_ascii=False))
+            n += 1
+        fh.write("\n]\n")
+    os.replace(tmp, path)
+    return n
+
+
+def write_jsonl(path: Path, rows: Iterable[dict]) -> int:
+    tmp = _atomic_path(path)
+    n = 0
+    with tmp.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
+    os.replace(tmp, path)
+    return n
+
+
+def file_info(path: Path, root: Path | None = None) -> dict:
+    """Path (relative to root when given), size and sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    shown = str(path.relative_to(root)) if root else str(path)
+    return {"path": shown, "bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+
+
+def stable_fraction(key: str, seed: int = 0) -> float:
+    """A number in [0, 1) fixed by (seed, key): the same on every machine and process."""
+    h = hashlib.blake2b(f"{seed}:{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(h, "big") / 2**64
+
+
+def split_of(accession: str, val_fraction: float, seed: int = 0) -> str:
+    """Train/validation by accession hash, so a protein never lands in both."""
+    return "validation" if stable_fraction(accession, seed) < val_fraction else "train"
