@@ -143,7 +143,7 @@ app.add_typer(build_app, name="build")
 def build_uniprot_cmd(
     inputs: List[str] = typer.Option(..., "--input", "-i", help="Swiss-Prot/UniProt flat file, XML or TSV (gzip ok); repeatable."),
     out: Path = typer.Option(..., "--out", help="Output directory (a killed build resumes here)."),
-    enzyme: Optional[str] = typer.Option(None, "--enzyme", help="ExPASy enzyme.dat, for Enzyme Chain-of-Thought."),
+    enzyme: Optional[List[str]] = typer.Option(None, "--enzyme", help="ExPASy enzyme.dat (repeatable), for Enzyme Chain-of-Thought."),
     sifts_enzyme: Optional[str] = typer.Option(None, "--sifts-enzyme", help="SIFTS pdb_chain_enzyme.csv (extra accession→EC map)."),
     workers: int = typer.Option(1, "--workers", help="Processes building chunks in parallel."),
     shard_entries: int = typer.Option(20000, "--shard-entries", help="Entries per shard (and per resumable chunk)."),
@@ -162,7 +162,7 @@ def build_uniprot_cmd(
     from proteinlm.dataset.build_uniprot import UniprotBuildOptions, build_uniprot
 
     opts = UniprotBuildOptions(
-        inputs=inputs, out=str(out), enzyme=enzyme, sifts_enzyme=sifts_enzyme, workers=workers,
+        inputs=inputs, out=str(out), enzyme=list(enzyme or []), sifts_enzyme=sifts_enzyme, workers=workers,
         shard_entries=shard_entries, val_fraction=val_fraction, seed=seed, per_ec=per_ec, tokenizer=tokenizer,
         seq_open=seq_open, seq_close=seq_close, seq_sep=seq_sep,
         formats=tuple(f.strip() for f in formats.split(",") if f.strip()),

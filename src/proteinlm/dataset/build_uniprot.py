@@ -37,7 +37,7 @@ SPLITS = ("train", "validation")
 class UniprotBuildOptions:
     inputs: list[str]
     out: str
-    enzyme: str | None = None
+    enzyme: list[str] = field(default_factory=list)  # enzyme.dat file(s)
     sifts_enzyme: str | None = None
     workers: int = 1
     shard_entries: int = 20000
@@ -167,8 +167,14 @@ def _entries(opts: UniprotBuildOptions, skipped: list[str]) -> Iterator[ProteinE
     def on_error(err: RecordError) -> None:
         skipped.append(str(err))
 
+    seen: set[str] = set()  # the same protein from two inputs (e.g. a .dat and an .xml) is kept once
     for path in opts.inputs:
-        yield from uniprot.parse(path, on_error=on_error)
+        for entry in uniprot.parse(path, on_error=on_error):
+            if entry.accession in seen:
+                skipped.append(f"{entry.source}: duplicate accession {entry.accession} (kept the first)")
+                continue
+            seen.add(entry.accession)
+            yield entry
 
 
 def build_uniprot(opts: UniprotBuildOptions, progress: Callable[[int], None] | None = None) -> dict:
@@ -182,7 +188,9 @@ def build_uniprot(opts: UniprotBuildOptions, progress: Callable[[int], None] | N
     skipped: list[str] = []
     enzymes, dr_map, transfers = {}, {}, {}
     if opts.enzyme:  # enzyme.dat is ~8k entries: held in memory
-        entries = list(enzyme_source.parse(opts.enzyme, on_error=lambda e: skipped.append(str(e))))
+        entries = [
+            e for path in opts.enzyme for e in enzyme_source.parse(path, on_error=lambda e: skipped.append(str(e)))
+        ]
         enzymes, dr_map = ecot.ec_index(entries)
         transfers = ecot.transfer_index(entries)
     sifts = ecot.load_sifts_enzyme(opts.sifts_enzyme) if opts.sifts_enzyme else None
@@ -302,7 +310,7 @@ def _manifest(opts, out: Path, chunks, ecot_stats, skipped, exports) -> dict:
         "version": __version__,
         "options": opts.fingerprint(),
         "inputs": [file_info(Path(p)) for p in opts.inputs]
-        + [file_info(Path(p)) for p in (opts.enzyme, opts.sifts_enzyme) if p],
+        + [file_info(Path(p)) for p in [*opts.enzyme, opts.sifts_enzyme] if p],
         "entries": sum(c.entries for c in chunks),
         "rows": _sum(s.rows for s in all_stats),
         "tasks": _sum(s.tasks for s in all_stats),

@@ -1,0 +1,178 @@
+"""`proteinlm build uniprot` end to end on the real Swiss-Prot and ENZYME entries."""
+
+import gzip
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from proteinlm.dataset.build_uniprot import UniprotBuildOptions, build_uniprot
+from proteinlm.dataset.instruct.uniprot_tasks import TASKS
+from proteinlm.dataset.writers import read_jsonl_gz
+from proteinlm.errors import ProteinLMError
+from proteinlm.sources import uniprot
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+FIXTURE_ENZYME = REPO / "tests" / "fixtures" / "enzyme" / "real_entries_ecs.dat"
+needs_data = pytest.mark.skipif(not (DATA / "swissprot").is_dir(), reason="../shared/data not present")
+
+SEQ = re.compile(r"<seq> (.*?) </seq>")
+
+
+def real_inputs():
+    return sorted(str(p) for p in (DATA / "swissprot").iterdir())
+
+
+def enzyme_inputs():
+    return sorted(str(p) for p in (DATA / "enzyme").iterdir()) + [str(FIXTURE_ENZYME)]
+
+
+def rows(out: Path, subset: str):
+    return [r for p in sorted((out / subset).glob("*.jsonl.gz")) for r in read_jsonl_gz(p)]
+
+
+def build(out, **kw):
+    kw.setdefault("tokenizer", "none")
+    return build_uniprot(UniprotBuildOptions(inputs=kw.pop("inputs", real_inputs()), out=str(out), enzyme=kw.pop("enzyme", enzyme_inputs()), **kw))
+
+
+@needs_data
+def test_every_topic_and_sequence_reaches_the_outputs(tmp_path):
+    manifest = build(tmp_path / "b", shard_entries=5)
+    docs = {r["accession"]: r["text"] for r in rows(tmp_path / "b", "pretrain/swissprot")}
+    sft = rows(tmp_path / "b", "sft/uniprot")
+    entries = {}
+    for path in real_inputs():
+        for e in uniprot.parse(path):
+            entries.setdefault(e.accession, e)
+    assert set(docs) == set(entries) and manifest["entries"] == len(entries)
+    by_task = {(r["task"], r["accession"]): r for r in sft}
+    topic_to_task = {topic: task for task, topic in TASKS.items()}
+    for acc, e in entries.items():
+        text = docs[acc]
+        assert [s.replace(" ", "") for s in SEQ.findall(text)] == [e.sequence]
+        for topic, texts in e.comments.items():
+            if topic not in topic_to_task:
+                continue
+            for t in texts:
+                if t.strip():
+                    # documents may rephrase a text's first word ("Involved in" -> "It is involved in")
+                    words = t.split()
+                    probe = " ".join(words[1:] if len(words) > 1 else words)[:40]
+                    assert probe in text, (acc, topic)
+                    assert probe in by_task[(topic_to_task[topic], acc)]["output"], (acc, topic)
+        for task_row in (r for r in sft if r["accession"] == acc):
+            assert SEQ.fullmatch(task_row["input"]).group(1).replace(" ", "") == e.sequence
+    everything = json.dumps([docs, sft, rows(tmp_path / "b", "sft/ecot")], ensure_ascii=False)
+    assert "{ECO:" not in everything and "PubMed:" not in everything
+    ecot = rows(tmp_path / "b", "sft/ecot")
+    assert {r["accession"] for r in ecot} == {"O23729", "P00750"}
+    assert all("Chalcone synthase" in r["output"] or "T-plasminogen activator" in r["output"] for r in ecot)
+    # the duplicate entries of the XML file were counted, with their location
+    assert manifest["skipped"]["count"] == 8 and all(".xml:" in s for s in manifest["skipped"]["records"])
+
+
+@needs_data
+def test_same_input_gives_byte_identical_outputs_and_loads_with_datasets(tmp_path):
+    a = build(tmp_path / "a", workers=1, shard_entries=4)
+    b = build(tmp_path / "b", workers=2, shard_entries=4)
+    assert a["outputs"] == b["outputs"]
+    assert (tmp_path / "a" / "manifest.json").read_bytes() != b""
+    import datasets
+
+    out = tmp_path / "a"
+    ds = datasets.load_dataset("json", data_files=str(out / "pretrain/swissprot/train-*.jsonl.gz"), split="train")
+    pq = datasets.load_dataset("parquet", data_files=str(out / "sft/uniprot/train-*.parquet"), split="train")
+    alpaca = datasets.load_dataset("json", data_files=str(out / "sft/alpaca/train.json"), split="train")
+    assert len(ds) == a["rows"]["pretrain/swissprot/train"]
+    assert len(pq) == a["rows"]["sft/uniprot/train"]
+    assert len(alpaca) == a["rows"]["sft/uniprot/train"] + a["rows"]["sft/ecot/train"]
+    assert set(alpaca.column_names) == {"instruction", "input", "output"}
+    info = json.loads((out / "sft/dataset_info.json").read_text())
+    assert info["proteinlm_sft_train"]["file_name"] == "alpaca/train.json"
+    chat = [json.loads(x) for x in (out / "sft/chat/train.jsonl").read_text().splitlines()]
+    assert [m["role"] for m in chat[0]["messages"]] == ["user", "assistant"]
+
+
+@needs_data
+def test_manifest_counts_tokens_with_a_named_tokenizer(tmp_path):
+    m = build(tmp_path / "t", tokenizer="smollm2")
+    assert m["tokens"]["tokenizer"] == "SmolLM2-135M-Instruct"
+    assert m["tokens"]["counts"]["pretrain/swissprot/train"] > 1000
+    assert [i["path"] for i in m["inputs"]] == real_inputs() + enzyme_inputs()
+    assert all(len(i["sha256"]) == 64 and i["bytes"] > 0 for i in m["inputs"])
+
+
+def _synthetic(path: Path, copies: int) -> None:
+    entry = (REPO / "tests" / "fixtures" / "uniprot").glob("*.dat")
+    template = None
+    for f in sorted(entry):
+        text = f.read_text()
+        if text.startswith("ID"):
+            template = text.split("//\n")[0] + "//\n"
+            break
+    assert template, "needs a flat-file fixture"
+    with path.open("w") as fh:
+        for n in range(copies):
+            fh.write(re.sub(r"^AC   [^\n]*", f"AC   Q{n:09d};", template, count=1, flags=re.M))
+
+
+def test_killed_build_resumes_to_identical_outputs(tmp_path):
+    src = tmp_path / "many.dat"
+    _synthetic(src, 6000)
+    common = [sys.executable, "-m", "proteinlm.cli", "build", "uniprot", "-i", str(src), "--tokenizer", "none",
+              "--shard-entries", "500"]
+    subprocess.run(common + ["--out", str(tmp_path / "full")], check=True, capture_output=True)
+    proc = subprocess.Popen(common + ["--out", str(tmp_path / "killed")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = tmp_path / "killed" / ".state"
+    deadline, done = time.time() + 120, 0
+    while time.time() < deadline and proc.poll() is None:
+        done = len(list(state.glob("chunk-*.json"))) if state.exists() else 0
+        if done >= 2:
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    proc.wait(timeout=30)
+    assert 2 <= done < 12, "the build must be killed part-way"
+    subprocess.run(common + ["--out", str(tmp_path / "killed")], check=True, capture_output=True)
+    run = json.loads((state / "last_run.json").read_text())
+    assert run["chunks_resumed"] >= 2
+    full = json.loads((tmp_path / "full" / "manifest.json").read_text())
+    resumed = json.loads((tmp_path / "killed" / "manifest.json").read_text())
+    assert full["outputs"] == resumed["outputs"] and full["rows"] == resumed["rows"]
+
+
+def test_other_options_in_the_same_directory_are_refused(tmp_path):
+    src = tmp_path / "few.dat"
+    _synthetic(src, 3)
+    build(tmp_path / "o", inputs=[str(src)], enzyme=[])
+    with pytest.raises(ProteinLMError, match="other options"):
+        build(tmp_path / "o", inputs=[str(src)], enzyme=[], seed=7)
+
+
+def test_bad_entries_are_skipped_with_location_and_bad_files_stop(tmp_path):
+    src = tmp_path / "bad.dat"
+    _synthetic(src, 3)
+    text = src.read_text()
+    first_end = text.index("//\n") + 3
+    # second entry: sequence cut short, so its length no longer matches the SQ line
+    second = text[first_end:text.index("//\n", first_end) + 3]
+    seq_start = second.index("\n     ", second.index("\nSQ ")) + 1
+    broken = second[:seq_start] + second[seq_start:].replace("\n     ", "\n", 1).split("\n", 1)[1]
+    src.write_text(text[:first_end] + broken + text[first_end + len(second):])
+    m = build(tmp_path / "bad", inputs=[str(src)], enzyme=[])
+    assert m["entries"] == 2 and m["skipped"]["count"] == 1
+    assert re.search(r"bad\.dat:\d+", m["skipped"]["records"][0])
+
+    gz = tmp_path / "cut.dat.gz"
+    gz.write_bytes(gzip.compress(src.read_bytes())[:-200])
+    res = subprocess.run([sys.executable, "-m", "proteinlm.cli", "build", "uniprot", "-i", str(gz), "--tokenizer", "none",
+                          "--out", str(tmp_path / "cut")], capture_output=True, text=True)
+    assert res.returncode != 0 and "cut.dat.gz" in res.stderr + res.stdout
