@@ -55,7 +55,7 @@ if mode == "biopython":
         n = sum(1 for _ in SwissProt.parse(fh))
 else:
     from proteinlm.dataset.build_uniprot import UniprotBuildOptions, build_uniprot
-    m = build_uniprot(UniprotBuildOptions(inputs=[path], out=out, enzyme=enzyme, workers=workers))
+    m = build_uniprot(UniprotBuildOptions(inputs=[path], out=out, enzyme=[enzyme] if enzyme else [], workers=workers))
     n = m["entries"]
 wall = time.perf_counter() - t
 print(json.dumps({"entries": n, "wall_s": wall, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -176,3 +176,12 @@ def test_bad_entries_are_skipped_with_location_and_bad_files_stop(tmp_path):
     res = subprocess.run([sys.executable, "-m", "proteinlm.cli", "build", "uniprot", "-i", str(gz), "--tokenizer", "none",
                           "--out", str(tmp_path / "cut")], capture_output=True, text=True)
     assert res.returncode != 0 and "cut.dat.gz" in res.stderr + res.stdout
+
+
+@pytest.mark.model
+def test_token_counts_equal_the_transformers_tokenizer(smollm2):
+    from proteinlm.dataset.tokens import TokenCounter
+
+    texts = ["The protein Hemoglobin subunit alpha has the UniProt accession P69905.", "<seq> M V L S P A D K T N </seq>", "蛋白质"]
+    expected = [len(smollm2.tokenizer(t, add_special_tokens=False).input_ids) for t in texts]
+    assert TokenCounter("smollm2").count(texts) == expected

@@ -9,7 +9,7 @@ entry gives the same strings whatever its format:
 * dropped as well: the pre-2014 qualifiers `(By similarity)`, `(Probable)` and `(Potential)`.
   Current releases express the same thing as `{ECO:...}` codes, which we drop, so keeping the old
   words would make the same statement read differently depending on the release it came from;
-* whitespace collapsed; ` .`, ` ,`, ` ;`, ` :` closed up; `..` and `. .` made one period (an
+* whitespace collapsed; ` .`, ` ,`, ` ;`, ` :`, ` )`, `( ` closed up; `..` and `. .` made one period (an
   ellipsis `...` is kept); empty parentheses removed; ends stripped.
 
 Structured topics are turned into sentences by `clean_comment` before that cleaning:
