@@ -20,7 +20,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from proteinlm.bench.loaders import Bench, load_bench  # noqa: E402
 from proteinlm.models import load_backend  # noqa: E402
-from proteinlm.models.hf import gguf_cache_dir  # noqa: E402
+from proteinlm.models.smollm2 import gguf_cache_dir  # noqa: E402
 from proteinlm.models.smollm2 import smollm2_gguf_path  # noqa: E402
 from proteinlm.records import MCQ  # noqa: E402
 

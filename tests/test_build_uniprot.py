@@ -106,8 +106,22 @@ def test_manifest_counts_tokens_with_a_named_tokenizer(tmp_path):
     m = build(tmp_path / "t", tokenizer="smollm2")
     assert m["tokens"]["tokenizer"] == "SmolLM2-135M-Instruct"
     assert m["tokens"]["counts"]["pretrain/swissprot/train"] > 1000
+    # the counts (which skip tokenising sequences) equal plain tokenisation of every row
+    from proteinlm.dataset.tokens import TokenCounter
+
+    plain = TokenCounter("smollm2")
+    for name, total in m["tokens"]["counts"].items():
+        texts = [r["text"] if "text" in r else f"{r['instruction']}\n{r['input']}\n{r['output']}" for r in rows(tmp_path / "t", name.rsplit("/", 1)[0]) if r["id"] and name.endswith("/" + _split(r, m))]
+        assert total == sum(plain._encode_counts(texts)), name
     assert [i["path"] for i in m["inputs"]] == real_inputs() + enzyme_inputs()
     assert all(len(i["sha256"]) == 64 and i["bytes"] > 0 for i in m["inputs"])
+
+
+def _split(row, manifest):
+    from proteinlm.dataset.writers import split_of
+
+    opts = manifest["options"]
+    return split_of(row["accession"] or row["id"], opts["val_fraction"], opts["seed"])
 
 
 def _synthetic(path: Path, copies: int) -> None:

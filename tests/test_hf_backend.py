@@ -111,7 +111,7 @@ def test_stop_at_answer_is_a_prefix_of_the_full_reply(smollm2, questions):
 def test_local_directory_and_missing_model(smollm2, monkeypatch):
     from proteinlm.errors import BackendError
     from proteinlm.models import load_backend
-    from proteinlm.models.hf import gguf_cache_dir
+    from proteinlm.models.smollm2 import gguf_cache_dir
     from proteinlm.models.smollm2 import smollm2_gguf_path
 
     converted = gguf_cache_dir(smollm2_gguf_path())  # a plain transformers directory

@@ -146,7 +146,7 @@ def build_uniprot_cmd(
     enzyme: Optional[List[str]] = typer.Option(None, "--enzyme", help="ExPASy enzyme.dat (repeatable), for Enzyme Chain-of-Thought."),
     sifts_enzyme: Optional[str] = typer.Option(None, "--sifts-enzyme", help="SIFTS pdb_chain_enzyme.csv (extra accession→EC map)."),
     workers: int = typer.Option(1, "--workers", help="Processes building chunks in parallel."),
-    shard_entries: int = typer.Option(20000, "--shard-entries", help="Entries per shard (and per resumable chunk)."),
+    shard_entries: int = typer.Option(5000, "--shard-entries", help="Entries per shard (and per resumable chunk)."),
     val_fraction: float = typer.Option(0.02, "--val-fraction", help="Share of proteins (by accession hash) in validation."),
     per_ec: int = typer.Option(20, "--per-ec", help="ECoT: at most this many examples per EC number."),
     seed: int = typer.Option(0, "--seed", help="Seeds phrasing choices, splits and ECoT sampling."),

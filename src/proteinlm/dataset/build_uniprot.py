@@ -40,7 +40,7 @@ class UniprotBuildOptions:
     enzyme: list[str] = field(default_factory=list)  # enzyme.dat file(s)
     sifts_enzyme: str | None = None
     workers: int = 1
-    shard_entries: int = 20000
+    shard_entries: int = 5000
     val_fraction: float = 0.02
     seed: int = 0
     per_ec: int = 20
@@ -76,7 +76,7 @@ def _init_worker(opts: UniprotBuildOptions) -> None:
     from proteinlm.dataset.tokens import TokenCounter
 
     _worker["opts"] = opts
-    _worker["tokens"] = TokenCounter(opts.tokenizer)
+    _worker["tokens"] = TokenCounter(opts.tokenizer, (opts.seq_open, opts.seq_close), opts.seq_sep)
 
 
 def _doc_row(doc) -> dict:

@@ -14,7 +14,7 @@ from proteinlm.errors import ProteinLMError
 
 def _smollm2_tokenizer_json() -> Path:
     """tokenizer.json of the embedded model, converted from its GGUF once and cached."""
-    from proteinlm.models.hf import gguf_cache_dir
+    from proteinlm.models.smollm2 import gguf_cache_dir
     from proteinlm.models.smollm2 import smollm2_gguf_path
 
     gguf = smollm2_gguf_path()
@@ -35,9 +35,20 @@ class TokenCounter:
     """`spec`: "smollm2" (the embedded model's tokenizer), a `tokenizer.json` file or a directory
     holding one, or "none" to skip counting (the manifest then says so)."""
 
-    def __init__(self, spec: str = "smollm2"):
+    def __init__(self, spec: str = "smollm2", seq_tags: tuple[str, str] = ("<seq>", "</seq>"), seq_sep: str = " "):
+        import re
+
         self.spec = spec
         self.tokenizer = None
+        self._open, self._close, self._sep = seq_tags[0], seq_tags[1], seq_sep
+        # the capture group is the body between the tags: " M K T" (separator-led residues)
+        body = "((?:" + re.escape(seq_sep) + "[A-Z])+)"
+        self._seq_re = (
+            re.compile("(?<=" + re.escape(seq_tags[0]) + ")" + body + "(?=" + re.escape(seq_sep + seq_tags[1]) + ")")
+            if seq_sep
+            else None
+        )
+        self._verified: dict[tuple[str, str], bool] = {}
         if spec == "none":
             return
         from tokenizers import Tokenizer
@@ -61,9 +72,47 @@ class TokenCounter:
             return None
         return "SmolLM2-135M-Instruct" if self.spec == "smollm2" else self.spec
 
+    def _encode_counts(self, texts: Sequence[str]) -> list[int]:
+        out: list[int] = []
+        # Small batches: an Encoding keeps ids, offsets and token strings, ~100 bytes a token.
+        for i in range(0, len(texts), 64):
+            out += [len(e.ids) for e in self.tokenizer.encode_batch(list(texts[i : i + 64]), add_special_tokens=False)]
+        return out
+
+    def _residues_are_single_tokens(self, body: str) -> bool:
+        """Whether `body` (" M K T ...") tokenises to one token per residue, alone and in context.
+        Checked once per residue alphabet and separator; then a sequence costs len(seq) tokens
+        without being tokenised, which is most of the work (every SFT row repeats the sequence)."""
+        letters = "".join(sorted(set(body.replace(self._sep, "")))) if self._sep else ""
+        key = (letters, self._sep)
+        if key not in self._verified:
+            probe_body = "".join(self._sep + c for c in letters * 2)
+            probe = f"x {self._open}{probe_body}{self._close} y"
+            ok = bool(self._sep) and self._encode_counts([probe_body])[0] == 2 * len(letters)
+            ok = ok and self._encode_counts([probe])[0] == sum(
+                self._encode_counts([f"x {self._open}", probe_body, f"{self._close} y"])
+            )
+            self._verified[key] = ok
+        return self._verified[key]
+
     def count(self, texts: Sequence[str]) -> list[int] | None:
+        """Exact token counts. Text between the sequence tags is counted as one token per residue
+        when the tokenizer provably does that (see above); everything else is tokenised."""
         if self.tokenizer is None:
             return None
         if not texts:
             return []
-        return [len(e.ids) for e in self.tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+        outside: list[str] = []
+        owners: list[int] = []
+        totals = [0] * len(texts)
+        for i, text in enumerate(texts):
+            pieces = self._seq_re.split(text) if self._seq_re else [text]
+            for k, piece in enumerate(pieces):
+                if k % 2 and self._residues_are_single_tokens(piece):
+                    totals[i] += len(piece) // (1 + len(self._sep))
+                else:
+                    outside.append(piece)
+                    owners.append(i)
+        for i, n in zip(owners, self._encode_counts(outside)):
+            totals[i] += n
+        return totals

@@ -25,6 +25,7 @@ from proteinlm.models.base import (
     Prompt,
 )
 from proteinlm.models.kv import PrefixRunner, Segment, common_prefix_len
+from proteinlm.models.smollm2 import gguf_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -307,18 +308,6 @@ class HFBackend(Backend):
             "device": self.device,
             "threads": torch.get_num_threads(),
         }
-
-
-def gguf_cache_dir(gguf: Path) -> Path | None:
-    """Where the dequantised copy of a GGUF file is kept. Converting GGUF tensors and tokenizer
-    takes ~15 s on 2 cores for a 135M model; loading the converted copy takes ~1 s.
-    PROTEINLM_GGUF_CACHE=off disables the cache."""
-    root = os.environ.get("PROTEINLM_GGUF_CACHE", "")
-    if root.lower() in ("off", "0", "no"):
-        return None
-    base = Path(root) if root else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "proteinlm" / "gguf"
-    stat = gguf.stat()
-    return base / f"{gguf.stem}-{stat.st_size}-{int(stat.st_mtime)}"
 
 
 def _save_converted(model, tokenizer, target: Path) -> None:
