@@ -11,6 +11,7 @@ Run directory:
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import time
 from collections import Counter, defaultdict
@@ -105,16 +106,13 @@ def _ask(backend: Backend, fmt: PromptFormat, settings: RunSettings, mcqs: list[
 
 
 def _call(fn, *args, progress):
-    """Pass the progress callback to backends that take one."""
-    try:
+    """Pass the progress callback to backends that report per batch; advance it per call otherwise."""
+    if "progress" in inspect.signature(fn).parameters:
         return fn(*args, progress=progress)
-    except TypeError as exc:
-        if "progress" not in str(exc):
-            raise
-        out = fn(*args)
-        if progress:
-            progress(len(args[0]))
-        return out
+    out = fn(*args)
+    if progress:
+        progress(len(args[0]))
+    return out
 
 
 def score(mcq: MCQ, answer: dict, fmt: PromptFormat, method: str) -> dict:
