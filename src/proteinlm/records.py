@@ -99,3 +99,30 @@ class Instruction:
     output: str
     task: str  # e.g. "function", "subunit", "ecot"
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class Section:
+    """One titled part of an article (abstract, or a body section), its paragraphs joined by blank lines."""
+
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Article:
+    """One PubMed citation or PMC full-text article."""
+
+    id: str
+    title: str
+    sections: tuple[Section, ...]
+    pmid: str | None = None
+    pmcid: str | None = None
+    doi: str | None = None
+    journal: str | None = None
+    year: int | None = None
+    language: str | None = None
+    mesh_terms: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    deleted: bool = False
+    source: str = field(default="", compare=False)
