@@ -103,7 +103,7 @@ class Instruction:
 
 @dataclass(frozen=True)
 class Section:
-    """One titled part of an article (abstract, or a body section), its paragraphs joined by blank lines."""
+    """One titled part of an article (abstract or body section); paragraphs split by blank lines."""
 
     title: str
     text: str

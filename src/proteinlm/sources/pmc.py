@@ -56,7 +56,8 @@ _MARKER_XREFS = frozenset({"fn", "table-fn", "aff", "corresp", "author-notes"})
 _BLOCKS = frozenset({"p", "list-item", "break", "title", "def-item", "term", "def", "disp-quote"})
 _SKIPPED_ABSTRACTS = frozenset({"graphical", "teaser", "toc", "short", "web-summary"})
 
-_SEPARATORS = re.compile(r"^[\s,;\-\u2010-\u2015\u2212]*$")  # between two citations: ", " "-" "–"
+# between two citations of one run: ", ", "; ", "-", "–", " and "
+_SEPARATORS = re.compile(r"^(?:[\s,;\-\u2010-\u2015\u2212]|\band\b)*$")
 _LETTER = re.compile(r"[^\W\d_]")
 # Brackets left empty (or holding ", ;" or a "see" that introduced the citations). Dashes alone do
 # not count: "(-)-epicatechin" is a name, and dashes between citations went with them.
@@ -101,7 +102,8 @@ def _parse_tar(path: Path, gzipped: bool, on_error: OnError | None) -> Iterator[
     with raw:
         while True:
             try:  # only the reading is guarded: errors from the consumer must not be relabelled
-                tar = tar or tarfile.open(fileobj=raw, mode="r|")
+                if tar is None:  # opening reads the first header: guarded like the rest
+                    tar = tarfile.open(fileobj=raw, mode="r|")
                 member = tar.next()
                 if member is None:
                     while raw.read(1 << 20):
@@ -212,7 +214,7 @@ def _prune(root: etree._Element) -> None:
 
 
 def _citation_runs(parent: etree._Element) -> list[list[etree._Element]]:
-    """Consecutive bibr xrefs of `parent` separated only by ", ", "; " or dashes."""
+    """Consecutive bibr xrefs of `parent` separated only by ", ", "; ", dashes or "and"."""
     runs: list[list[etree._Element]] = [[]]
     for child in parent:
         if child.tag == "xref" and child.get("ref-type") == "bibr":
