@@ -180,6 +180,125 @@ def build_uniprot_cmd(
         typer.echo(f"{name:32} {rows:>9} rows" + (f" {tok:>12} tokens" if tok is not None else ""))
 
 
+def _build_literature(subset: str, **kw) -> None:
+    """Shared body of the literature build commands: build, then print the counts."""
+    from proteinlm.dataset.build_literature import LiteratureOptions, build_literature
+
+    fmts = kw.pop("formats")
+    opts = LiteratureOptions(subset=subset, formats=tuple(f.strip() for f in fmts.split(",") if f.strip()), **kw)
+    try:
+        with _progress() as bar:
+            task = bar.add_task(f"building {subset}", total=len(opts.inputs))
+            manifest = build_literature(opts, progress=lambda n: bar.advance(task, n))
+    except ProteinLMError as exc:
+        _fail(exc)
+    tok = manifest["tokens"]
+    console.print(f"{manifest['documents']} documents → {kw['out']} (skipped {manifest['skipped']['count']})")
+    for s in manifest["steps"]:
+        typer.echo(f"{s['name']:16} in {s['in']:>9} out {s['out']:>9} dropped {s['dropped']:>7}")
+    typer.echo(f"{subset:16} {manifest['documents']:>9} documents"
+               + (f" {tok['count']:>12} tokens ({tok['tokenizer']})" if tok["count"] is not None else ""))
+
+
+_LIT_OUT = typer.Option(..., "--out", help="Build directory (a killed build resumes here).")
+_LIT_WORKERS = typer.Option(1, "--workers", help="Processes parsing input files in parallel (same output).")
+_LIT_SHARD = typer.Option(10000, "--shard-docs", help="Documents per shard (and per resumable unit).")
+_LIT_MIN = typer.Option(200, "--min-chars", help="Drop documents shorter than this (characters).")
+_LIT_NEAR = typer.Option(True, "--near-dedup/--no-near-dedup", help="MinHash near-duplicate removal.")
+_LIT_TOK = typer.Option("smollm2", "--tokenizer", help="Tokenizer for token counts: smollm2, a local dir, or none.")
+_LIT_FMT = typer.Option("jsonl.gz,parquet", "--formats", help="Comma-separated: jsonl.gz, parquet.")
+
+
+@build_app.command("pubmed")
+def build_pubmed_cmd(
+    inputs: List[str] = typer.Option(..., "--input", "-i", help="PubMed XML (gzip ok), baseline then updates; repeatable."),
+    out: Path = _LIT_OUT, workers: int = _LIT_WORKERS, shard_docs: int = _LIT_SHARD, min_chars: int = _LIT_MIN,
+    near_dedup: bool = _LIT_NEAR, tokenizer: str = _LIT_TOK, formats: str = _LIT_FMT,
+):
+    """PubMed abstracts → pretraining documents (later versions win, deleted citations dropped)."""
+    _build_literature("pubmed", inputs=inputs, out=str(out), workers=workers, shard_docs=shard_docs,
+                      min_chars=min_chars, near_dedup=near_dedup, tokenizer=tokenizer, formats=formats)
+
+
+@build_app.command("pmc")
+def build_pmc_cmd(
+    inputs: List[str] = typer.Option(..., "--input", "-i", help="PMC JATS .nxml/.xml(.gz) or .tar.gz package; repeatable."),
+    pdb_pubmed: Optional[List[str]] = typer.Option(None, "--pdb-pubmed", help="SIFTS pdb_pubmed.csv: PMIDs cited by PDB entries."),
+    pmc_ids: Optional[List[str]] = typer.Option(None, "--pmc-ids", help="NCBI PMC-ids.csv(.gz): PMID → PMCID."),
+    all_articles: bool = typer.Option(False, "--all-articles", help="Keep every article, not only PDB-cited ones."),
+    out: Path = _LIT_OUT, workers: int = _LIT_WORKERS, shard_docs: int = _LIT_SHARD, min_chars: int = _LIT_MIN,
+    near_dedup: bool = _LIT_NEAR, tokenizer: str = _LIT_TOK, formats: str = _LIT_FMT,
+):
+    """PMC full texts of articles cited by PDB entries → pretraining documents."""
+    _build_literature("pmc", inputs=inputs, pdb_pubmed=list(pdb_pubmed or []), pmc_ids=list(pmc_ids or []),
+                      all_articles=all_articles, out=str(out), workers=workers, shard_docs=shard_docs,
+                      min_chars=min_chars, near_dedup=near_dedup, tokenizer=tokenizer, formats=formats)
+
+
+@build_app.command("seq-in-text")
+def build_seq_in_text_cmd(
+    pubmed: List[str] = typer.Option(..., "--pubmed", help="PubMed XML (gzip ok); repeatable."),
+    uniprot: List[str] = typer.Option(..., "--uniprot", help="Swiss-Prot flat file/XML/TSV for the name index; repeatable."),
+    max_proteins: int = typer.Option(1, "--max-proteins", help="Sequences inserted per abstract."),
+    out: Path = _LIT_OUT, workers: int = _LIT_WORKERS, shard_docs: int = _LIT_SHARD, min_chars: int = _LIT_MIN,
+    near_dedup: bool = _LIT_NEAR, tokenizer: str = _LIT_TOK, formats: str = _LIT_FMT,
+):
+    """Abstracts with the sequence of a mentioned protein inserted after its first mention."""
+    _build_literature("seq_in_text", inputs=pubmed, uniprot=uniprot, max_proteins=max_proteins, out=str(out),
+                      workers=workers, shard_docs=shard_docs, min_chars=min_chars, near_dedup=near_dedup,
+                      tokenizer=tokenizer, formats=formats)
+
+
+@build_app.command("bilingual")
+def build_bilingual_cmd(
+    inputs: List[str] = typer.Option(..., "--input", "-i", help="JSONL {zh, en} or TSV id<TAB>zh<TAB>en; repeatable."),
+    pair_layout: str = typer.Option("joined", "--pair-layout", help="joined: one 'zh\\n\\nen' document; separate: two."),
+    out: Path = _LIT_OUT, workers: int = _LIT_WORKERS, shard_docs: int = _LIT_SHARD, min_chars: int = _LIT_MIN,
+    near_dedup: bool = _LIT_NEAR, tokenizer: str = _LIT_TOK, formats: str = _LIT_FMT,
+):
+    """Chinese/English abstract pairs → pretraining documents."""
+    _build_literature("bilingual", inputs=inputs, pair_layout=pair_layout, out=str(out), workers=workers,
+                      shard_docs=shard_docs, min_chars=min_chars, near_dedup=near_dedup, tokenizer=tokenizer,
+                      formats=formats)
+
+
+@build_app.command("pack")
+def build_pack_cmd(
+    subset_dirs: List[str] = typer.Option(..., "--subset-dir", help="Build directory holding pretrain/*/train-*.jsonl.gz; repeatable."),
+    out: Path = typer.Option(..., "--out", help="Writes OUT/packed/ (tokens.bin, doc_index.npy, pack.json)."),
+    seq_len: int = typer.Option(2048, "--seq-len", help="Tokens per packed row."),
+    tokenizer: str = typer.Option("smollm2", "--tokenizer", help="smollm2 or a local tokenizer dir."),
+):
+    """Tokenise and pack documents into fixed-length rows (EOS between documents)."""
+    from proteinlm.dataset.build_literature_extra import pack_subsets
+
+    try:
+        stats = pack_subsets(subset_dirs, out, seq_len=seq_len, tokenizer=tokenizer)
+    except ProteinLMError as exc:
+        _fail(exc)
+    typer.echo(f"{stats['documents']} documents, {stats['tokens']} tokens → {stats['rows']} rows of {seq_len} in {stats['dir']}")
+
+
+@build_app.command("all")
+def build_all_cmd(
+    config: Path = typer.Option(..., "--config", help="build.yaml listing the inputs of each subset."),
+    out: Path = typer.Option(..., "--out", help="Writes OUT/<subset>/, OUT/packed/, OUT/token_table.md, OUT/manifest.json."),
+    workers: int = typer.Option(1, "--workers"),
+    tokenizer: str = typer.Option("smollm2", "--tokenizer"),
+):
+    """Every subset of a YAML config, then packing and the token table."""
+    from proteinlm.dataset.build_literature_extra import build_all, token_table
+
+    try:
+        manifest = build_all(config, out, workers=workers, tokenizer=tokenizer,
+                             progress=lambda s: console.print(f"building [bold]{s}[/]"))
+    except ProteinLMError as exc:
+        _fail(exc)
+    typer.echo(token_table(manifest), nl=False)
+
+
+
+
 @bench_app.command("report")
 def bench_report(
     runs: List[Path] = typer.Argument(..., help="Run directories to compare."),

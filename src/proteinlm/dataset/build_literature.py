@@ -1,0 +1,356 @@
+"""`proteinlm build pubmed|pmc|seq-in-text|bilingual`: literature → pretraining documents, as
+shards with a manifest (the model is `build_uniprot`).
+
+Every subset goes through the same machinery:
+
+    inputs ──(one task per input file, `--workers` processes, results in input order)──►
+    Documents ──► normalize → length_filter → exact_dedup → near_dedup ──► shards of
+    `shard_docs` documents: DIR/pretrain/<subset>/train-NNNNN.jsonl.gz (+ .parquet)
+
+Shards are cut by document count *after* processing (not one per input file): PubMed baseline
+files are ~30k citations but PMC packages and bilingual files have no natural size, and dedup
+is global, so a shard's contents depend on every earlier document. Files are parsed in parallel
+but consumed in input order, so the output is the same whatever `--workers`.
+
+Resume: shard k's files are renamed into place, then `.state/shard-NNNNN.json` records it. A
+killed build re-reads and re-processes the inputs (dedup must see every earlier document) but
+rewrites no recorded shard. `.state/options.json` refuses a resume with other options.
+
+PubMed update files: inputs are read in the order given (baseline first, then updates). For each
+PMID the *last* event wins: a later version of a citation replaces the earlier one (it is written
+at the later position), and a `DeleteCitation` after the last version removes it. This takes a
+first cheap pass over the inputs to find each PMID's last event (memory: one dict entry per PMID).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import time
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from proteinlm import __version__
+from proteinlm.dataset.writers import file_info, write_jsonl_gz, write_parquet
+from proteinlm.errors import ProteinLMError
+from proteinlm.records import Article, Document
+
+SUBSETS = ("pubmed", "pmc", "seq_in_text", "bilingual")
+
+
+@dataclass
+class LiteratureOptions:
+    subset: str  # one of SUBSETS
+    inputs: list[str]  # pubmed/pmc/bilingual files; PubMed files for seq_in_text
+    out: str
+    workers: int = 1
+    shard_docs: int = 10000
+    min_chars: int = 200
+    near_dedup: bool = True
+    near_threshold: float = 0.8
+    tokenizer: str = "smollm2"
+    formats: tuple[str, ...] = ("jsonl.gz", "parquet")
+    # pmc
+    pdb_pubmed: list[str] = field(default_factory=list)
+    pmc_ids: list[str] = field(default_factory=list)
+    all_articles: bool = False
+    # seq_in_text
+    uniprot: list[str] = field(default_factory=list)
+    max_proteins: int = 1
+    seq_open: str = "<seq>"
+    seq_close: str = "</seq>"
+    seq_sep: str = " "
+    # bilingual: "joined" (one document "zh\n\nen") or "separate" (two documents)
+    pair_layout: str = "joined"
+
+    def fingerprint(self) -> dict:
+        d = asdict(self)
+        d.pop("workers")
+        d.pop("out")  # a build dir may be moved; its manifest must not name where it was made
+        d["formats"] = list(self.formats)
+        return d
+
+
+@dataclass
+class ShardStats:
+    index: int
+    documents: int = 0
+    tokens: int | None = 0
+    files: list[str] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------- documents
+def article_document(article: Article, subset: str) -> Document:
+    """pubmed: title, then each abstract section as a paragraph ("LABEL: text" when labelled).
+    pmc: title, then each section as "Section title\\n\\ntext" (text alone when untitled)."""
+    parts = [article.title.strip()] if article.title.strip() else []
+    for s in article.sections:
+        label, body = s.title.strip(), s.text.strip()
+        if not body:
+            continue
+        if subset == "pubmed":
+            parts.append(f"{label}: {body}" if label and label.lower() != "abstract" else body)
+        else:
+            parts.append(f"{label}\n\n{body}" if label else body)
+    meta = {"pmid": article.pmid, "pmcid": article.pmcid}
+    return Document(id=f"{subset}-{article.id}", text="\n\n".join(parts), subset=subset, meta=meta)
+
+
+def _row(doc: Document, subset: str) -> dict:
+    row = {"id": doc.id, "text": doc.text, "source": subset, "pmid": doc.meta.get("pmid"),
+           "pmcid": doc.meta.get("pmcid")}
+    if subset == "seq_in_text":
+        row["accessions"] = list(doc.meta.get("accessions", []))
+    if subset == "bilingual":
+        row["pair_id"] = doc.meta.get("pair_id")
+        row["lang"] = doc.meta.get("lang")
+    return row
+
+
+# ------------------------------------------------------------------------------- per-file work
+_worker: dict = {}
+
+
+def _init_worker(opts: LiteratureOptions, context: dict) -> None:
+    _worker["opts"] = opts
+    _worker["context"] = context
+    old = _worker.pop("matcher", None)
+    if old is not None:
+        old.close()
+    if "index" in context:
+        from proteinlm.dataset.pretrain.seq_in_text import MentionMatcher
+
+        _worker["matcher"] = MentionMatcher(context["index"])
+
+
+def _pubmed_events(task: tuple[int, str]) -> list[tuple[str, bool]]:
+    """Pass 1 over a PubMed file: (pmid, deleted) per record, in file order."""
+    from proteinlm.sources import pubmed
+
+    return [(a.pmid, a.deleted) for a in pubmed.parse(task[1], on_error=lambda e: None)]
+
+
+def _file_docs(task: tuple[int, str]) -> tuple[list[Document], list[str], dict]:
+    """Documents of one input file (before processing), skipped records, subset counters."""
+    index, path = task
+    opts: LiteratureOptions = _worker["opts"]
+    ctx = _worker["context"]
+    skipped: list[str] = []
+    counts: dict = {}
+
+    def on_error(err) -> None:
+        skipped.append(str(err))
+
+    docs: list[Document] = []
+    if opts.subset in ("pubmed", "seq_in_text"):
+        articles = _pubmed_winners(index, path, ctx["last"], on_error, counts)
+        if opts.subset == "pubmed":
+            docs = [article_document(a, "pubmed") for a in articles]
+        else:
+            from proteinlm.dataset.pretrain.seq_in_text import SeqInTextStats, build_documents
+
+            st = SeqInTextStats()
+            docs = list(build_documents(articles, _worker["matcher"], st, max_proteins=opts.max_proteins,
+                                        seq_tags=(opts.seq_open, opts.seq_close), seq_sep=opts.seq_sep))
+            counts.update({k: v for k, v in asdict(st).items() if k not in ("ambiguous_names", "stopword_names")})
+    elif opts.subset == "pmc":
+        from proteinlm.sources import pmc
+
+        keep = ctx.get("keep")
+        for a in pmc.parse(path, on_error=on_error):
+            counts["articles"] = counts.get("articles", 0) + 1
+            if keep is not None and a.pmcid not in keep and (a.pmid is None or a.pmid not in keep):
+                counts["not_cited_by_pdb"] = counts.get("not_cited_by_pdb", 0) + 1
+                continue
+            docs.append(article_document(a, "pmc"))
+    elif opts.subset == "bilingual":
+        from proteinlm.dataset.build_literature_extra import bilingual_documents
+
+        docs = list(bilingual_documents(path, opts.pair_layout, on_error, counts))
+    return docs, skipped, counts
+
+
+def _pubmed_winners(index: int, path: str, last: dict, on_error, counts: dict) -> Iterator[Article]:
+    """Articles of file `index` that are their PMID's last event across the inputs."""
+    from proteinlm.sources import pubmed
+
+    for k, a in enumerate(pubmed.parse(path, on_error=on_error)):
+        if a.deleted:
+            counts["delete_records"] = counts.get("delete_records", 0) + 1
+            continue
+        counts["citations"] = counts.get("citations", 0) + 1
+        if last.get(a.pmid) != (index, k):
+            reason = "deleted_later" if last.get(a.pmid) is None else "superseded"
+            counts[reason] = counts.get(reason, 0) + 1
+            continue
+        yield a
+
+
+# ------------------------------------------------------------------------------- the build
+def _check_state(out: Path, opts: LiteratureOptions) -> dict[int, ShardStats]:
+    state = out / ".state"
+    state.mkdir(parents=True, exist_ok=True)
+    fp = state / "options.json"
+    want = json.dumps(opts.fingerprint(), sort_keys=True)
+    if fp.exists() and fp.read_text() != want:
+        raise ProteinLMError(f"{out} holds a build made with other options ({fp}); use a new --out directory or delete it")
+    fp.write_text(want)
+    done = {}
+    for f in sorted(state.glob("shard-*.json")):
+        d = json.loads(f.read_text())
+        done[d["index"]] = ShardStats(**d)
+    return done
+
+
+def _pool_map(opts: LiteratureOptions, context: dict, fn, tasks: list) -> Iterator:
+    """fn over tasks, results in task order; a pool of `workers` processes when > 1."""
+    if opts.workers > 1 and len(tasks) > 1:
+        with mp.get_context("spawn").Pool(min(opts.workers, len(tasks)), _init_worker, (opts, context)) as pool:
+            yield from pool.imap(fn, tasks, chunksize=1)
+    else:
+        _init_worker(opts, context)
+        for t in tasks:
+            yield fn(t)
+
+
+def _context(opts: LiteratureOptions, out: Path, skipped: list[str], extra: dict) -> dict:
+    ctx: dict = {}
+    if opts.subset in ("pubmed", "seq_in_text"):
+        last: dict[str, tuple[int, int] | None] = {}
+        tasks = list(enumerate(opts.inputs))
+        for (i, _), events in zip(tasks, _pool_map(opts, {}, _pubmed_events, tasks)):
+            for k, (pmid, deleted) in enumerate(events):
+                last[pmid] = None if deleted else (i, k)
+        ctx["last"] = last
+    if opts.subset == "pmc" and not opts.all_articles:
+        from proteinlm.dataset.build_literature_extra import pmc_selection
+
+        if not opts.pdb_pubmed or not opts.pmc_ids:
+            raise ProteinLMError("pmc: give --pdb-pubmed and --pmc-ids, or --all-articles to keep every article")
+        ctx["keep"], sel = pmc_selection(opts.pdb_pubmed, opts.pmc_ids, skipped)
+        extra["selection"] = sel
+    if opts.subset == "seq_in_text":
+        from proteinlm.dataset.build_literature_extra import ensure_index
+
+        from proteinlm.dataset.pretrain.seq_in_text import MentionMatcher
+
+        ctx["index"], extra["index"] = ensure_index(opts.uniprot, out, skipped)
+        m = MentionMatcher(ctx["index"])
+        extra["index"].update(ambiguous_names=m.ambiguous_names, stopword_names=m.stopword_names, names_used=m.names)
+        m.close()
+    return ctx
+
+
+def _steps(opts: LiteratureOptions) -> list:
+    from proteinlm.dataset import process
+
+    steps = [process.normalize, partial(process.length_filter, min_chars=opts.min_chars), process.exact_dedup]
+    if opts.near_dedup:
+        steps.append(partial(process.near_dedup, threshold=opts.near_threshold))
+    return steps
+
+
+def _write_shard(out: Path, opts: LiteratureOptions, index: int, rows: list[dict], counter) -> ShardStats:
+    base = out / "pretrain" / opts.subset / f"train-{index:05d}"
+    files = []
+    if "jsonl.gz" in opts.formats:
+        write_jsonl_gz(base.with_name(base.name + ".jsonl.gz"), rows)
+        files.append(base.name + ".jsonl.gz")
+    if "parquet" in opts.formats:
+        write_parquet(base.with_name(base.name + ".parquet"), rows)
+        files.append(base.name + ".parquet")
+    counts = counter.count([r["text"] for r in rows])
+    stats = ShardStats(index, documents=len(rows), tokens=sum(counts) if counts is not None else None, files=files)
+    state = out / ".state" / f"shard-{index:05d}.json"
+    state.write_text(json.dumps(asdict(stats)))  # last: the shard counts as done only now
+    return stats
+
+
+def build_literature(opts: LiteratureOptions, progress: Callable[[int], None] | None = None) -> dict:
+    from proteinlm.dataset.process import run_steps
+    from proteinlm.dataset.tokens import TokenCounter
+
+    if opts.subset not in SUBSETS:
+        raise ProteinLMError(f"unknown literature subset {opts.subset!r} (one of {', '.join(SUBSETS)})")
+    if opts.pair_layout not in ("joined", "separate"):
+        raise ProteinLMError(f"--pair-layout must be joined or separate, not {opts.pair_layout!r}")
+    for p in [*opts.inputs, *opts.uniprot, *opts.pdb_pubmed, *opts.pmc_ids]:
+        if not Path(p).is_file():
+            raise ProteinLMError(f"{p}: no such input file")
+    started = time.perf_counter()
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    done = _check_state(out, opts)
+    counter = TokenCounter(opts.tokenizer, (opts.seq_open, opts.seq_close), opts.seq_sep)
+    skipped: list[str] = []
+    extra: dict = {}
+    subset_counts: dict[str, int] = {}
+    ctx = _context(opts, out, skipped, extra)
+
+    def raw_docs() -> Iterator[Document]:
+        for docs, bad, counts in _pool_map(opts, ctx, _file_docs, list(enumerate(opts.inputs))):
+            skipped.extend(bad)
+            for k, v in counts.items():
+                subset_counts[k] = subset_counts.get(k, 0) + v
+            if progress:
+                progress(1)
+            yield from docs
+
+    stream, step_stats = run_steps(raw_docs(), _steps(opts))
+    shards: list[ShardStats] = []
+    built = 0
+    buffer: list[dict] = []
+
+    def flush() -> None:
+        nonlocal built
+        index = len(shards)
+        if index in done:
+            shards.append(done[index])
+        else:
+            shards.append(_write_shard(out, opts, index, buffer, counter))
+            built += 1
+        buffer.clear()
+
+    for doc in stream:
+        buffer.append(_row(doc, opts.subset))
+        if len(buffer) >= opts.shard_docs:
+            flush()
+    if buffer:
+        flush()
+
+    manifest = {
+        "builder": "literature",
+        "subset": opts.subset,
+        "version": __version__,
+        "options": opts.fingerprint(),
+        "inputs": [file_info(Path(p)) for p in [*opts.inputs, *opts.uniprot, *opts.pdb_pubmed, *opts.pmc_ids]],
+        "documents": sum(s.documents for s in shards),
+        "shards": len(shards),
+        "tokens": {"tokenizer": counter.name,
+                   "count": None if counter.name is None else sum(s.tokens or 0 for s in shards)},
+        "counts": dict(sorted(subset_counts.items())),
+        **extra,
+        "steps": [s.as_dict() for s in step_stats],
+        "skipped": {"count": len(skipped), "records": skipped},
+        "outputs": [file_info(p, out) for p in sorted((out / "pretrain" / opts.subset).glob("train-*"))],
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    run = {"wall_time_s": round(time.perf_counter() - started, 3), "shards_built": built,
+           "shards_resumed": len(shards) - built, "workers": opts.workers}
+    (out / ".state" / "last_run.json").write_text(json.dumps(run) + "\n")
+    return manifest
+
+
+def iter_texts(dirs: Iterable[str | Path]) -> Iterator[str]:
+    """Texts of the train shards under `DIR/pretrain/*/` of each build dir, in sorted order."""
+    from proteinlm.dataset.writers import read_jsonl_gz
+
+    for d in dirs:
+        shards = sorted(Path(d).glob("pretrain/*/train-*.jsonl.gz"))
+        if not shards:
+            raise ProteinLMError(f"{d}: no pretrain/*/train-*.jsonl.gz shards to pack")
+        for shard in shards:
+            for row in read_jsonl_gz(shard):
+                yield row["text"]
