@@ -81,7 +81,7 @@ class HFBackend(Backend):
                 source, trust_remote_code=trust_remote_code, dtype=torch_dtype, **extra
             )
             if converted is not None and extra:
-                _save_converted(self.model, self.tokenizer, converted)
+                save_converted(self.model, self.tokenizer, converted)
         except Exception as exc:  # noqa: BLE001 - loading errors come in many types
             hint = ""
             if not path.exists():
@@ -310,7 +310,7 @@ class HFBackend(Backend):
         }
 
 
-def _save_converted(model, tokenizer, target: Path) -> None:
+def save_converted(model, tokenizer, target: Path) -> None:
     """Save atomically (temp dir + rename) so a killed run never leaves a half-written cache."""
     import shutil
     import tempfile

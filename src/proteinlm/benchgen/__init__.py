@@ -1,0 +1,1 @@
+"""Benchmark question generation (template MCQs from structured data; more later)."""

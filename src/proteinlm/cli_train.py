@@ -1,0 +1,136 @@
+"""`proteinlm train ...` and `proteinlm benchgen ...`: thin wrappers (registered by cli.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+
+from proteinlm.errors import ProteinLMError
+
+train_app = typer.Typer(help="Continued pretraining and SFT (TRL + PEFT; run under `accelerate launch` for GPUs).",
+                        no_args_is_help=True)
+benchgen_app = typer.Typer(help="Generate benchmark questions.", no_args_is_help=True)
+console = Console(stderr=True)
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(code=2)
+
+
+def _train(kind: str, **kw) -> None:
+    from proteinlm.train.recipe import TrainOptions, run_training
+
+    try:
+        summary = run_training(TrainOptions(kind=kind, **kw))
+    except ProteinLMError as exc:
+        _fail(exc)
+    console.print(f"{summary['global_step']} steps, train loss {summary['train_loss']:.4f} → {summary['final']}")
+
+
+_MODEL = typer.Option("smollm2", "--model", "-m", help="`smollm2` (embedded GGUF, dequantised once), a model dir or .gguf.")
+_OUT = typer.Option(..., "--out", help="Run directory (checkpoints, loss.json, final/); rerun to resume.")
+_STEPS = typer.Option(-1, "--max-steps", help="Stop after N optimizer steps (-1: run --epochs).")
+_EPOCHS = typer.Option(1.0, "--epochs")
+_LR = typer.Option(None, "--lr", help="Learning rate (default 2e-4 with LoRA, 2e-5 full).")
+_BS = typer.Option(4, "--batch-size", help="Per-device batch size.")
+_ACC = typer.Option(1, "--grad-accum", help="Gradient accumulation steps.")
+_LORA = typer.Option(False, "--lora", help="Train a LoRA adapter (PEFT) instead of all weights.")
+_QLORA = typer.Option(False, "--qlora", help="LoRA on a 4-bit base (bitsandbytes, CUDA only).")
+_RANK = typer.Option(16, "--lora-r")
+_ALPHA = typer.Option(32, "--lora-alpha")
+_GC = typer.Option(False, "--gradient-checkpointing", help="Trade compute for memory.")
+_DTYPE = typer.Option("auto", "--dtype", help="auto (bf16 on GPU, fp32 on CPU) | float32 | bfloat16 | float16")
+_SAVE = typer.Option(100, "--save-steps", help="Checkpoint every N steps.")
+_SEED = typer.Option(0, "--seed")
+_RESUME = typer.Option(True, "--resume/--no-resume", help="Continue from the newest checkpoint in --out.")
+_MERGE = typer.Option(True, "--merge/--no-merge", help="LoRA: also write the merged model to OUT/final.")
+_REPORT = typer.Option("none", "--report-to", help="none | tensorboard | wandb (comma-separated).")
+_THREADS = typer.Option(None, "--threads", help="CPU threads.")
+_TRC = typer.Option(False, "--trust-remote-code", help="Run model code from the model repo (off by default).")
+
+
+@train_app.command("sft")
+def train_sft_cmd(
+    data: List[str] = typer.Option(..., "--data", help="`build uniprot` output dir, or alpaca JSON / messages JSONL; repeatable."),
+    model: str = _MODEL, out: Path = _OUT, max_steps: int = _STEPS, epochs: float = _EPOCHS,
+    lr: Optional[float] = _LR, batch_size: int = _BS, grad_accum: int = _ACC,
+    max_length: int = typer.Option(1024, "--max-length", help="Tokens per example; long sequences are shortened so answers fit."),
+    lora: bool = _LORA, qlora: bool = _QLORA, lora_r: int = _RANK, lora_alpha: int = _ALPHA,
+    gradient_checkpointing: bool = _GC, dtype: str = _DTYPE, save_steps: int = _SAVE, seed: int = _SEED,
+    chat: Optional[bool] = typer.Option(None, "--chat/--raw", help="Chat template (default: when the tokenizer has one)."),
+    split: str = typer.Option("train", "--split"), resume: bool = _RESUME, merge: bool = _MERGE,
+    report_to: str = _REPORT, threads: Optional[int] = _THREADS, trust_remote_code: bool = _TRC,
+):
+    """Supervised fine-tuning, loss on the responses only."""
+    _train("sft", model=model, data=list(data), out=str(out), max_steps=max_steps, epochs=epochs, learning_rate=lr,
+           batch_size=batch_size, grad_accum=grad_accum, max_length=max_length, lora=lora, qlora=qlora,
+           lora_r=lora_r, lora_alpha=lora_alpha, gradient_checkpointing=gradient_checkpointing, dtype=dtype,
+           save_steps=save_steps, seed=seed, chat=chat, split=split, resume=resume, merge=merge,
+           report_to=report_to, threads=threads, trust_remote_code=trust_remote_code)
+
+
+@train_app.command("pretrain")
+def train_pretrain_cmd(
+    data: List[str] = typer.Option(..., "--data", help="A `build pack` output (packed/) or build dirs with pretrain/ documents; repeatable."),
+    model: str = _MODEL, out: Path = _OUT, max_steps: int = _STEPS, epochs: float = _EPOCHS,
+    lr: Optional[float] = _LR, batch_size: int = _BS, grad_accum: int = _ACC,
+    max_length: int = typer.Option(2048, "--max-length", help="Sequence length when packing documents."),
+    lora: bool = _LORA, qlora: bool = _QLORA, lora_r: int = _RANK, lora_alpha: int = _ALPHA,
+    gradient_checkpointing: bool = _GC, dtype: str = _DTYPE, save_steps: int = _SAVE, seed: int = _SEED,
+    split: str = typer.Option("train", "--split"), resume: bool = _RESUME, merge: bool = _MERGE,
+    report_to: str = _REPORT, threads: Optional[int] = _THREADS, trust_remote_code: bool = _TRC,
+):
+    """Continued pretraining (causal LM over whole documents)."""
+    _train("pretrain", model=model, data=list(data), out=str(out), max_steps=max_steps, epochs=epochs,
+           learning_rate=lr, batch_size=batch_size, grad_accum=grad_accum, max_length=max_length, lora=lora,
+           qlora=qlora, lora_r=lora_r, lora_alpha=lora_alpha, gradient_checkpointing=gradient_checkpointing,
+           dtype=dtype, save_steps=save_steps, seed=seed, split=split, resume=resume, merge=merge,
+           report_to=report_to, threads=threads, trust_remote_code=trust_remote_code)
+
+
+@train_app.command("merge")
+def train_merge_cmd(
+    run: Path = typer.Argument(..., help="A LoRA run dir (its adapter/ or newest checkpoint) or an adapter dir."),
+    out: Path = typer.Option(..., "--out", help="Where to write the merged model directory."),
+    base: Optional[str] = typer.Option(None, "--base", help="Base model (default: the one the adapter names)."),
+    dtype: str = typer.Option("float32", "--dtype", help="float32 | bfloat16 | float16"),
+    trust_remote_code: bool = _TRC,
+):
+    """Fold a LoRA adapter into its base: a plain model dir for `proteinlm bench --backend hf`."""
+    from proteinlm.train.merge import merge_lora
+
+    try:
+        path = merge_lora(run, out, base=base, dtype=dtype, trust_remote_code=trust_remote_code)
+    except ProteinLMError as exc:
+        _fail(exc)
+    console.print(f"merged model → {path}")
+
+
+@benchgen_app.command("from-uniprot")
+def benchgen_uniprot_cmd(
+    build: Path = typer.Option(..., "--build", help="A `proteinlm build uniprot` output dir (its split decides the proteins)."),
+    inputs: Optional[List[str]] = typer.Option(None, "--input", "-i", help="Swiss-Prot/UniProt files (default: the build's own inputs); repeatable."),
+    out: Path = typer.Option(..., "--out", help="Benchmark JSON (ProteinLMBench shape)."),
+    split: str = typer.Option("validation", "--split", help="Proteins of this split get questions."),
+    options: int = typer.Option(4, "--options", help="Options per question (2-6)."),
+    kinds: Optional[str] = typer.Option(None, "--kinds", help="Comma-separated question kinds (default: all)."),
+    max_residues: int = typer.Option(400, "--max-residues", help="Longer sequences are shown cut, and said to be."),
+    seed: int = typer.Option(0, "--seed"),
+):
+    """Template MCQs with verifiable answers from Swiss-Prot annotations."""
+    from proteinlm.benchgen.from_uniprot import QuestionOptions, questions_from_build
+
+    try:
+        qs, stats = questions_from_build(build, inputs=list(inputs or []), split=split, opts=QuestionOptions(
+            n_options=options, kinds=tuple(kinds.split(",")) if kinds else None, max_residues=max_residues, seed=seed))
+    except ProteinLMError as exc:
+        _fail(exc)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(qs, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    console.print(f"{len(qs)} questions from {stats['proteins']} {split} proteins → {out} "
+                  f"(by kind: {stats['by_kind']}; skipped: {stats['skipped']})")

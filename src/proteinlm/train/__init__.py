@@ -1,0 +1,1 @@
+"""Continued pretraining and supervised fine-tuning (TRL + PEFT + accelerate) on `proteinlm build` outputs."""
