@@ -341,5 +341,11 @@ def bench_export_lm_eval(
         typer.echo(str(p))
 
 
+# Training and question generation live in their own module (cli.py stays small).
+from proteinlm.cli_train import benchgen_app, train_app  # noqa: E402
+
+app.add_typer(train_app, name="train")
+app.add_typer(benchgen_app, name="benchgen")
+
 if __name__ == "__main__":  # pragma: no cover
     app()
