@@ -110,6 +110,15 @@ def _loss_callback(path: Path):
     return LossLog()
 
 
+def _checkpointing(config_cls, on: bool) -> dict:
+    """Activation (gradient) checkpointing flags under their current name (transformers 5 renamed them)."""
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    key = "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+    return {key: on, f"{key}_kwargs": {"use_reentrant": False} if on else None}
+
+
 def _config(opts: TrainOptions, out: Path, packing: bool, completion_only: bool):
     import torch
     from trl import SFTConfig
@@ -134,8 +143,7 @@ def _config(opts: TrainOptions, out: Path, packing: bool, completion_only: bool)
         bf16=cuda and dtype == torch.bfloat16,
         fp16=cuda and dtype == torch.float16,
         use_cpu=not cuda,
-        gradient_checkpointing=opts.gradient_checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": False} if opts.gradient_checkpointing else None,
+        **_checkpointing(SFTConfig, opts.gradient_checkpointing),
         max_length=opts.max_length,
         packing=packing,
         completion_only_loss=completion_only if not packing else None,
@@ -147,10 +155,9 @@ def _config(opts: TrainOptions, out: Path, packing: bool, completion_only: bool)
     )
 
 
-def run_training(opts: TrainOptions) -> dict:
-    """Train (or resume) and write the run directory; returns the summary."""
+def build_trainer(opts: TrainOptions):
+    """(trainer, tokenizer, info): the model loaded, the data prepared, nothing trained yet."""
     import torch
-    from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTTrainer
 
     from proteinlm.train import data as train_data
@@ -176,6 +183,16 @@ def run_training(opts: TrainOptions) -> dict:
     peft = lora_config(opts.lora_r, opts.lora_alpha, opts.lora_dropout, opts.lora_targets) if (opts.lora or opts.qlora) else None
     trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
                          peft_config=peft, callbacks=[_loss_callback(out / "loss.jsonl")])
+    return trainer, tokenizer, {"model_dir": model_dir, "chat": chat, "data": data_stats, "lora": bool(peft)}
+
+
+def run_training(opts: TrainOptions) -> dict:
+    """Train (or resume) and write the run directory; returns the summary."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    out = Path(opts.out)
+    trainer, tokenizer, info = build_trainer(opts)
+    model_dir = info["model_dir"]
     checkpoint = get_last_checkpoint(str(out)) if opts.resume and out.is_dir() else None
     if checkpoint:
         log.info("resuming from %s", checkpoint)
@@ -183,9 +200,8 @@ def run_training(opts: TrainOptions) -> dict:
     result = trainer.train(resume_from_checkpoint=checkpoint)
     wall = time.perf_counter() - started
 
-    summary = {"kind": opts.kind, "model": opts.model, "model_dir": model_dir, "chat": chat,
-               "data": data_stats, "resumed_from": checkpoint, "global_step": trainer.state.global_step,
-               "train_loss": result.training_loss, "wall_s": round(wall, 2), "lora": bool(peft),
+    summary = {"kind": opts.kind, "model": opts.model, **info, "resumed_from": checkpoint,
+               "global_step": trainer.state.global_step, "train_loss": result.training_loss, "wall_s": round(wall, 2),
                "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
                "package_version": __version__}
     if trainer.is_world_process_zero():
