@@ -180,18 +180,28 @@ def build_uniprot_cmd(
         typer.echo(f"{name:32} {rows:>9} rows" + (f" {tok:>12} tokens" if tok is not None else ""))
 
 
-def _build_literature(subset: str, **kw) -> None:
+def _build_literature(subset: str, executor: str = "local", tasks: Optional[int] = None,
+                      executor_opt: Optional[List[str]] = None, **kw) -> None:
     """Shared body of the literature build commands: build, then print the counts."""
-    from proteinlm.dataset.build_literature import LiteratureOptions, build_literature
+    from proteinlm.dataset.build_literature import LiteratureOptions
+    from proteinlm.dataset.executors import ExecutorSpec, run_build
 
     fmts = kw.pop("formats")
     opts = LiteratureOptions(subset=subset, formats=tuple(f.strip() for f in fmts.split(",") if f.strip()), **kw)
     try:
-        with _progress() as bar:
-            task = bar.add_task(f"building {subset}", total=len(opts.inputs))
-            manifest = build_literature(opts, progress=lambda n: bar.advance(task, n))
+        spec = ExecutorSpec.from_cli(executor, tasks, executor_opt)
+        if spec.type == "local":
+            with _progress() as bar:
+                task = bar.add_task(f"building {subset}", total=len(opts.inputs))
+                manifest = run_build(opts, spec, progress=lambda n: bar.advance(task, n))
+        else:  # datatrove logs its own progress
+            manifest = run_build(opts, spec)
     except ProteinLMError as exc:
         _fail(exc)
+    if manifest is None:
+        console.print(f"submitted to {executor}: the last job writes {kw['out']}/manifest.json; "
+                      "rerun the same command once the jobs have ended to resume any that failed")
+        return
     tok = manifest["tokens"]
     console.print(f"{manifest['documents']} documents → {kw['out']} (skipped {manifest['skipped']['count']})")
     for s in manifest["steps"]:
@@ -207,6 +217,10 @@ _LIT_MIN = typer.Option(200, "--min-chars", help="Drop documents shorter than th
 _LIT_NEAR = typer.Option(True, "--near-dedup/--no-near-dedup", help="MinHash near-duplicate removal.")
 _LIT_TOK = typer.Option("smollm2", "--tokenizer", help="Tokenizer for token counts: smollm2, a local dir, or none.")
 _LIT_FMT = typer.Option("jsonl.gz,parquet", "--formats", help="Comma-separated: jsonl.gz, parquet.")
+_LIT_EXEC = typer.Option("local", "--executor", help="local (processes) | datatrove-local | slurm | ray (datatrove; same output).")
+_LIT_TASKS = typer.Option(None, "--tasks", help="datatrove tasks per parallel stage (default: one per input file).")
+_LIT_EXEC_OPT = typer.Option(None, "--executor-opt", help="KEY=VALUE for the datatrove executor, e.g. partition=cpu, "
+                             "time=04:00:00, logging_dir=...; merge.KEY=VALUE for the one-task stages. Repeatable.")
 
 
 @build_app.command("pubmed")
@@ -214,10 +228,12 @@ def build_pubmed_cmd(
     inputs: List[str] = typer.Option(..., "--input", "-i", help="PubMed XML (gzip ok), baseline then updates; repeatable."),
     out: Path = _LIT_OUT, workers: int = _LIT_WORKERS, shard_docs: int = _LIT_SHARD, min_chars: int = _LIT_MIN,
     near_dedup: bool = _LIT_NEAR, tokenizer: str = _LIT_TOK, formats: str = _LIT_FMT,
+    executor: str = _LIT_EXEC, tasks: Optional[int] = _LIT_TASKS, executor_opt: Optional[List[str]] = _LIT_EXEC_OPT,
 ):
     """PubMed abstracts → pretraining documents (later versions win, deleted citations dropped)."""
     _build_literature("pubmed", inputs=inputs, out=str(out), workers=workers, shard_docs=shard_docs,
-                      min_chars=min_chars, near_dedup=near_dedup, tokenizer=tokenizer, formats=formats)
+                      min_chars=min_chars, near_dedup=near_dedup, tokenizer=tokenizer, formats=formats,
+                      executor=executor, tasks=tasks, executor_opt=executor_opt)
 
 
 @build_app.command("pmc")
@@ -228,11 +244,13 @@ def build_pmc_cmd(
     all_articles: bool = typer.Option(False, "--all-articles", help="Keep every article, not only PDB-cited ones."),
     out: Path = _LIT_OUT, workers: int = _LIT_WORKERS, shard_docs: int = _LIT_SHARD, min_chars: int = _LIT_MIN,
     near_dedup: bool = _LIT_NEAR, tokenizer: str = _LIT_TOK, formats: str = _LIT_FMT,
+    executor: str = _LIT_EXEC, tasks: Optional[int] = _LIT_TASKS, executor_opt: Optional[List[str]] = _LIT_EXEC_OPT,
 ):
     """PMC full texts of articles cited by PDB entries → pretraining documents."""
     _build_literature("pmc", inputs=inputs, pdb_pubmed=list(pdb_pubmed or []), pmc_ids=list(pmc_ids or []),
                       all_articles=all_articles, out=str(out), workers=workers, shard_docs=shard_docs,
-                      min_chars=min_chars, near_dedup=near_dedup, tokenizer=tokenizer, formats=formats)
+                      min_chars=min_chars, near_dedup=near_dedup, tokenizer=tokenizer, formats=formats,
+                      executor=executor, tasks=tasks, executor_opt=executor_opt)
 
 
 @build_app.command("seq-in-text")
@@ -242,11 +260,12 @@ def build_seq_in_text_cmd(
     max_proteins: int = typer.Option(1, "--max-proteins", help="Sequences inserted per abstract."),
     out: Path = _LIT_OUT, workers: int = _LIT_WORKERS, shard_docs: int = _LIT_SHARD, min_chars: int = _LIT_MIN,
     near_dedup: bool = _LIT_NEAR, tokenizer: str = _LIT_TOK, formats: str = _LIT_FMT,
+    executor: str = _LIT_EXEC, tasks: Optional[int] = _LIT_TASKS, executor_opt: Optional[List[str]] = _LIT_EXEC_OPT,
 ):
     """Abstracts with the sequence of a mentioned protein inserted after its first mention."""
     _build_literature("seq_in_text", inputs=pubmed, uniprot=uniprot, max_proteins=max_proteins, out=str(out),
                       workers=workers, shard_docs=shard_docs, min_chars=min_chars, near_dedup=near_dedup,
-                      tokenizer=tokenizer, formats=formats)
+                      tokenizer=tokenizer, formats=formats, executor=executor, tasks=tasks, executor_opt=executor_opt)
 
 
 @build_app.command("bilingual")
@@ -255,11 +274,12 @@ def build_bilingual_cmd(
     pair_layout: str = typer.Option("joined", "--pair-layout", help="joined: one 'zh\\n\\nen' document; separate: two."),
     out: Path = _LIT_OUT, workers: int = _LIT_WORKERS, shard_docs: int = _LIT_SHARD, min_chars: int = _LIT_MIN,
     near_dedup: bool = _LIT_NEAR, tokenizer: str = _LIT_TOK, formats: str = _LIT_FMT,
+    executor: str = _LIT_EXEC, tasks: Optional[int] = _LIT_TASKS, executor_opt: Optional[List[str]] = _LIT_EXEC_OPT,
 ):
     """Chinese/English abstract pairs → pretraining documents."""
     _build_literature("bilingual", inputs=inputs, pair_layout=pair_layout, out=str(out), workers=workers,
                       shard_docs=shard_docs, min_chars=min_chars, near_dedup=near_dedup, tokenizer=tokenizer,
-                      formats=formats)
+                      formats=formats, executor=executor, tasks=tasks, executor_opt=executor_opt)
 
 
 @build_app.command("pack")
@@ -294,6 +314,10 @@ def build_all_cmd(
                              progress=lambda s: console.print(f"building [bold]{s}[/]"))
     except ProteinLMError as exc:
         _fail(exc)
+    if manifest.get("submitted"):
+        console.print(f"submitted {', '.join(manifest['submitted'])} to {manifest['executor']}; rerun this command "
+                      "once the jobs have ended to pack and write the token table")
+        return
     typer.echo(token_table(manifest), nl=False)
 
 

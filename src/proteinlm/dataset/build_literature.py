@@ -20,6 +20,9 @@ PubMed update files: inputs are read in the order given (baseline first, then up
 PMID the *last* event wins: a later version of a citation replaces the earlier one (it is written
 at the later position), and a `DeleteCitation` after the last version removes it. This takes a
 first cheap pass over the inputs to find each PMID's last event (memory: one dict entry per PMID).
+
+Past one machine, `executors.py` runs the same per-file work (`_pubmed_events`, `_file_docs`) as
+datatrove tasks and hands their stored results to `build_literature` through `mapper`.
 """
 
 from __future__ import annotations
@@ -27,8 +30,10 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from functools import partial
+from itertools import islice
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -204,23 +209,39 @@ def _check_state(out: Path, opts: LiteratureOptions) -> dict[int, ShardStats]:
     return done
 
 
-def _pool_map(opts: LiteratureOptions, context: dict, fn, tasks: list) -> Iterator:
-    """fn over tasks, results in task order; a pool of `workers` processes when > 1."""
+def _pool_map(opts: LiteratureOptions, context: dict, fn, tasks: list, ahead: int | None = None) -> Iterator:
+    """fn over tasks, results in task order; a pool of `workers` processes when > 1.
+
+    At most `ahead` (default 2 x workers) tasks are submitted beyond the one being consumed: a
+    result is every document of an input file, and the consumer (dedup) is often slower than the
+    parsers, so `Pool.imap` (which submits everything at once) would pile up results in memory."""
     if opts.workers > 1 and len(tasks) > 1:
-        with mp.get_context("spawn").Pool(min(opts.workers, len(tasks)), _init_worker, (opts, context)) as pool:
-            yield from pool.imap(fn, tasks, chunksize=1)
+        n = min(opts.workers, len(tasks))
+        with mp.get_context("spawn").Pool(n, _init_worker, (opts, context)) as pool:
+            todo = iter(tasks)
+            pending = deque(pool.apply_async(fn, (t,)) for t in islice(todo, ahead or 2 * n))
+            while pending:
+                result = pending.popleft().get()
+                for t in islice(todo, 1):  # refill before handing the result over
+                    pending.append(pool.apply_async(fn, (t,)))
+                yield result
     else:
         _init_worker(opts, context)
         for t in tasks:
             yield fn(t)
 
 
-def _context(opts: LiteratureOptions, out: Path, skipped: list[str], extra: dict) -> dict:
+Mapper = Callable[[LiteratureOptions, dict, Callable, list], Iterable]
+
+
+def _context(opts: LiteratureOptions, out: Path, skipped: list[str], extra: dict, mapper: Mapper = _pool_map) -> dict:
+    """What every per-file task needs (PubMed last events, PMC selection, seq-in-text index);
+    appends to `skipped` and fills `extra` (manifest sections)."""
     ctx: dict = {}
     if opts.subset in ("pubmed", "seq_in_text"):
         last: dict[str, tuple[int, int] | None] = {}
         tasks = list(enumerate(opts.inputs))
-        for (i, _), events in zip(tasks, _pool_map(opts, {}, _pubmed_events, tasks)):
+        for (i, _), events in zip(tasks, mapper(opts, {}, _pubmed_events, tasks)):
             for k, (pmid, deleted) in enumerate(events):
                 last[pmid] = None if deleted else (i, k)
         ctx["last"] = last
@@ -268,10 +289,7 @@ def _write_shard(out: Path, opts: LiteratureOptions, index: int, rows: list[dict
     return stats
 
 
-def build_literature(opts: LiteratureOptions, progress: Callable[[int], None] | None = None) -> dict:
-    from proteinlm.dataset.process import run_steps
-    from proteinlm.dataset.tokens import TokenCounter
-
+def validate(opts: LiteratureOptions) -> None:
     if opts.subset not in SUBSETS:
         raise ProteinLMError(f"unknown literature subset {opts.subset!r} (one of {', '.join(SUBSETS)})")
     if opts.pair_layout not in ("joined", "separate"):
@@ -279,6 +297,17 @@ def build_literature(opts: LiteratureOptions, progress: Callable[[int], None] | 
     for p in [*opts.inputs, *opts.uniprot, *opts.pdb_pubmed, *opts.pmc_ids]:
         if not Path(p).is_file():
             raise ProteinLMError(f"{p}: no such input file")
+
+
+def build_literature(opts: LiteratureOptions, progress: Callable[[int], None] | None = None, *,
+                     mapper: Mapper = _pool_map, prepared: tuple[list[str], dict] | None = None) -> dict:
+    """Build (or resume) one subset. `mapper` runs the per-file functions (default: local
+    processes); `prepared` = (skipped, extra) of a `_context` already run elsewhere, in which case
+    `mapper` must not need the context (it hands back stored results)."""
+    from proteinlm.dataset.process import run_steps
+    from proteinlm.dataset.tokens import TokenCounter
+
+    validate(opts)
     started = time.perf_counter()
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -287,10 +316,15 @@ def build_literature(opts: LiteratureOptions, progress: Callable[[int], None] | 
     skipped: list[str] = []
     extra: dict = {}
     subset_counts: dict[str, int] = {}
-    ctx = _context(opts, out, skipped, extra)
+    if prepared is None:
+        ctx = _context(opts, out, skipped, extra, mapper)
+    else:
+        ctx = {}
+        skipped.extend(prepared[0])
+        extra.update(prepared[1])
 
     def raw_docs() -> Iterator[Document]:
-        for docs, bad, counts in _pool_map(opts, ctx, _file_docs, list(enumerate(opts.inputs))):
+        for docs, bad, counts in mapper(opts, ctx, _file_docs, list(enumerate(opts.inputs))):
             skipped.extend(bad)
             for k, v in counts.items():
                 subset_counts[k] = subset_counts.get(k, 0) + v

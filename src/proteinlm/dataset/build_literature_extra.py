@@ -180,10 +180,13 @@ def _paths(base: Path, value) -> list[str]:
 def build_all(config: str | Path, out: str | Path, *, workers: int = 1, tokenizer: str = "smollm2",
               progress: Callable[[str], None] | None = None) -> dict:
     """Every subset the YAML names into OUT/<subset>, then OUT/packed, OUT/token_table.md and
-    OUT/manifest.json. Relative paths in the YAML are relative to the YAML file."""
+    OUT/manifest.json. Relative paths in the YAML are relative to the YAML file. An `executor:`
+    section runs the literature subsets on datatrove (see `executors.ExecutorSpec.from_config`);
+    on Slurm this returns {"submitted": [subsets]} and a rerun after the jobs packs and tabulates."""
     import yaml
 
-    from proteinlm.dataset.build_literature import LiteratureOptions, build_literature
+    from proteinlm.dataset.build_literature import LiteratureOptions
+    from proteinlm.dataset.executors import ExecutorSpec, run_build
     from proteinlm.dataset.writers import file_info
 
     config = Path(config)
@@ -192,9 +195,11 @@ def build_all(config: str | Path, out: str | Path, *, workers: int = 1, tokenize
     except (OSError, yaml.YAMLError) as exc:
         raise ProteinLMError(f"{config}: cannot read the build config: {exc}") from exc
     base, out = config.parent, Path(out)
-    unknown = set(cfg) - {"uniprot", "pubmed", "pmc", "seq_in_text", "bilingual", "pack", "options"}
+    unknown = set(cfg) - {"uniprot", "pubmed", "pmc", "seq_in_text", "bilingual", "pack", "options", "executor"}
     if unknown:
         raise ProteinLMError(f"{config}: unknown sections {sorted(unknown)}")
+    spec = ExecutorSpec.from_config(cfg.get("executor"))  # literature subsets only; uniprot runs here
+    pending: list[str] = []
     common = cfg.get("options") or {}
     table: dict[str, dict] = {}
     dirs: list[str] = []
@@ -220,9 +225,14 @@ def build_all(config: str | Path, out: str | Path, *, workers: int = 1, tokenize
                                  pmc_ids=_paths(base, c.get("pmc_ids")), uniprot=_paths(base, c.get("uniprot")), **kw)
         if progress:
             progress(subset)
-        m = build_literature(opts)
+        m = run_build(opts, spec)
+        if m is None:  # handed to Slurm: packing and the table wait for a rerun once the jobs end
+            pending.append(subset)
+            continue
         table[subset] = {"documents": m["documents"], "tokens": m["tokens"]["count"], "dir": subset}
         dirs.append(str(out / subset))
+    if pending:
+        return {"builder": "all", "submitted": pending, "executor": spec.type}
     packed = None
     if "pack" in cfg and tokenizer != "none":
         if progress:

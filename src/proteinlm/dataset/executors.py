@@ -1,0 +1,277 @@
+"""Literature builds past one machine: the per-file work runs as datatrove tasks.
+
+Why datatrove (not a scheduler of our own, not Ray Data): its executors run the same pipeline
+on local processes, Slurm job arrays or Ray, each task marks itself complete in
+`logging_dir/completions/`, and a rerun skips completed tasks, which is resume per task for free.
+Slurm is what most protein/NLP labs have; Ray Data would need a Ray cluster everywhere.
+
+A build is a chain of datatrove executors, each depending on the previous one:
+
+    events (N tasks, PubMed subsets only) → context (1) → docs (N tasks) → merge (1)
+
+- events/docs: task `rank` of `world_size` handles the input files `inputs[rank::world_size]`
+  (datatrove's own file sharding) and stores each file's result (`_pubmed_events` / `_file_docs`,
+  the very functions the local build runs) as OUT/.state/stage/<stage>/NNNNN.pkl.gz, NNNNN being
+  the input's index. A file already stored is not redone, so a task killed half-way loses only
+  the file it was on, and changing the task count reuses every stored file.
+- context: `_context` once (PubMed last events from the stored events, PMC selection, the
+  seq-in-text index), pickled for the docs tasks.
+- merge: `build_literature` itself, fed the stored results in input order instead of a process
+  pool: normalisation, dedup, shards, state files and manifest are the local build's code, so the
+  output is byte-identical to `--executor local` whatever the task or worker count.
+
+Stage files are kept after the build (they let a rerun skip all parsing); delete
+OUT/.state/stage and OUT/.state/datatrove to reclaim the space or to force a full redo.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import inspect
+import json
+import os
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from proteinlm.dataset import build_literature as lit
+from proteinlm.errors import ProteinLMError
+
+EXECUTORS = ("local", "datatrove-local", "slurm", "ray")
+_STAGE_FNS = {"events": lit._pubmed_events, "docs": lit._file_docs}
+_RESERVED = {"pipeline", "tasks", "depends", "depends_job_id"}  # set here, per stage
+
+
+@dataclass
+class ExecutorSpec:
+    """Where a literature build runs. `settings` go to the datatrove executor as keyword
+    arguments (e.g. partition, time, cpus_per_task, env_command for Slurm); `merge` overrides
+    them for the one-task stages (context, merge), which need more time and memory."""
+
+    type: str = "local"
+    tasks: int | None = None  # datatrove tasks per parallel stage; default one per input file
+    settings: dict = field(default_factory=dict)
+    merge: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, cfg: dict | str | None) -> "ExecutorSpec":
+        """From the `executor:` section of a build config: a type name, or
+        {type, tasks, merge: {...}, any datatrove executor argument...}."""
+        if cfg is None:
+            return cls()
+        if isinstance(cfg, str):
+            return cls(type=cfg)
+        if not isinstance(cfg, dict):
+            raise ProteinLMError(f"executor: expected a type name or a mapping, not {cfg!r}")
+        rest = dict(cfg)
+        spec = cls(type=str(rest.pop("type", "local")), tasks=rest.pop("tasks", None), merge=dict(rest.pop("merge", None) or {}))
+        spec.settings = rest
+        return spec
+
+    @classmethod
+    def from_cli(cls, type: str, tasks: int | None, options: list[str] | None) -> "ExecutorSpec":
+        """`--executor-opt key=value`: values are JSON when they parse (numbers, true/false),
+        strings otherwise (so `time=04:00:00` stays a string); `merge.key=value` for the
+        one-task stages."""
+        spec = cls(type=type, tasks=tasks)
+        for item in options or []:
+            key, sep, raw = item.partition("=")
+            if not sep or not key.strip():
+                raise ProteinLMError(f"--executor-opt {item!r}: expected KEY=VALUE")
+            try:
+                value = json.loads(raw)
+            except json.JSONDecodeError:
+                value = raw
+            key = key.strip()
+            if key.startswith("merge."):
+                spec.merge[key[len("merge."):]] = value
+            else:
+                spec.settings[key] = value
+        return spec
+
+
+# ------------------------------------------------------------------------------- stage files
+def _stage_dir(opts: lit.LiteratureOptions) -> Path:
+    return Path(opts.out) / ".state" / "stage"
+
+
+def _stage_file(opts: lit.LiteratureOptions, stage: str, index: int) -> Path:
+    return _stage_dir(opts) / stage / f"{index:05d}.pkl.gz"
+
+
+def _dump(path: Path, obj) -> None:
+    """Write then rename: a killed task never leaves a half-written result that looks done."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with gzip.open(tmp, "wb", compresslevel=1) as fh:
+        pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
+
+
+def _load(path: Path):
+    if not path.is_file():
+        raise ProteinLMError(f"{path}: missing stage result (rerun the build; if its task is marked complete, "
+                             "delete OUT/.state/datatrove so that it runs again)")
+    with gzip.open(path, "rb") as fh:
+        return pickle.load(fh)
+
+
+def stored_results(opts: lit.LiteratureOptions, ctx: dict, fn: Callable, tasks: list) -> Iterator:
+    """A `build_literature` mapper: the stored result of `fn` for each task, in task order."""
+    stage = next(name for name, f in _STAGE_FNS.items() if f is fn)
+    for index, _ in tasks:
+        yield _load(_stage_file(opts, stage, index))
+
+
+# ------------------------------------------------------------------------------- datatrove steps
+try:
+    from datatrove.pipeline.base import PipelineStep
+except ImportError:  # datatrove is optional (the `scale` extra): _require() says so before any use
+    PipelineStep = object  # type: ignore[assignment,misc]
+
+
+class FileStage(PipelineStep):
+    """events/docs: the input files `inputs[rank::world_size]`, one stored result each."""
+
+    type = "🧬 proteinlm"
+
+    def __init__(self, opts: lit.LiteratureOptions, stage: str):
+        super().__init__()
+        self.opts, self.stage, self.name = opts, stage, f"literature {stage}"
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        mine = list(enumerate(self.opts.inputs))[rank::world_size]
+        todo = [t for t in mine if not _stage_file(self.opts, self.stage, t[0]).is_file()]
+        self.stat_update("files_stored_before", value=len(mine) - len(todo))
+        if not todo:
+            return
+        ctx = _load(_stage_dir(self.opts) / "context.pkl.gz") if self.stage == "docs" else {}
+        lit._init_worker(self.opts, ctx)
+        for task in todo:
+            with self.track_time("file"):
+                _dump(_stage_file(self.opts, self.stage, task[0]), _STAGE_FNS[self.stage](task))
+            self.stat_update("files_done")
+
+
+class ContextStage(PipelineStep):
+    """context: `_context` once, from the stored events; its outputs go to the docs tasks and
+    (skipped records, manifest sections) to the merge."""
+
+    type, name = "🧬 proteinlm", "literature context"
+
+    def __init__(self, opts: lit.LiteratureOptions):
+        super().__init__()
+        self.opts = opts
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        skipped: list[str] = []
+        extra: dict = {}
+        ctx = lit._context(self.opts, Path(self.opts.out), skipped, extra, stored_results)
+        _dump(_stage_dir(self.opts) / "context.pkl.gz", ctx)
+        _dump(_stage_dir(self.opts) / "prepared.pkl.gz", (skipped, extra))
+
+
+class MergeStage(PipelineStep):
+    type, name = "🧬 proteinlm", "literature merge"
+
+    def __init__(self, opts: lit.LiteratureOptions):
+        super().__init__()
+        self.opts = opts
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        merge(self.opts)
+
+
+def merge(opts: lit.LiteratureOptions, progress: Callable[[int], None] | None = None) -> dict:
+    """The final step: the local build's own code over the stored per-file results."""
+    return lit.build_literature(opts, progress, mapper=stored_results,
+                                prepared=_load(_stage_dir(opts) / "prepared.pkl.gz"))
+
+
+# ------------------------------------------------------------------------------- executors
+def _require(module: str, hint: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        raise ProteinLMError(f"{hint} needs the `{module}` package: pip install {'proteinlm[scale]' if module == 'datatrove' else module}")
+
+
+def _executor_class(kind: str):
+    _require("datatrove", f"--executor {kind}")
+    if kind == "datatrove-local":
+        from datatrove.executor import LocalPipelineExecutor
+
+        return LocalPipelineExecutor
+    if kind == "slurm":
+        from datatrove.executor import SlurmPipelineExecutor
+
+        return SlurmPipelineExecutor
+    if kind == "ray":
+        _require("ray", "--executor ray")
+        from datatrove.executor import RayPipelineExecutor
+
+        return RayPipelineExecutor
+    raise ProteinLMError(f"unknown executor {kind!r} (one of {', '.join(EXECUTORS)})")
+
+
+def _check_settings(cls, spec: ExecutorSpec) -> None:
+    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"} - _RESERVED
+    for where, settings in (("executor", spec.settings), ("executor merge", spec.merge)):
+        unknown = sorted(set(settings) - accepted)
+        if unknown:
+            raise ProteinLMError(f"{where} settings {unknown} are not arguments of datatrove's {cls.__name__} "
+                                 f"(accepted: {', '.join(sorted(accepted))})")
+    if spec.type == "slurm":
+        missing = [k for k in ("partition", "time") if k not in spec.settings]
+        if missing:
+            raise ProteinLMError(f"--executor slurm needs {' and '.join(missing)} (e.g. --executor-opt partition=cpu "
+                                 f"--executor-opt time=04:00:00, or executor: {{partition: ..., time: ...}} in the config)")
+        if not all(isinstance(s.get("time", ""), str) for s in (spec.settings, spec.merge)):
+            # YAML reads an unquoted 04:00:00 as 14400 (base 60), which Slurm would take as minutes
+            raise ProteinLMError('slurm time must be a string such as "04:00:00" (quote it in YAML)')
+
+
+def make_executors(opts: lit.LiteratureOptions, spec: ExecutorSpec) -> list:
+    """The chain of datatrove executors for one build, first to last; nothing is started."""
+    cls = _executor_class(spec.type)
+    _check_settings(cls, spec)
+    tasks = max(1, spec.tasks or len(opts.inputs))
+    base = dict(spec.settings)
+    logs = Path(base.pop("logging_dir", None) or Path(opts.out) / ".state" / "datatrove")
+    job_name = base.pop("job_name", "proteinlm")
+    stages = [("context", ContextStage(opts)), ("docs", FileStage(opts, "docs")), ("merge", MergeStage(opts))]
+    if opts.subset in ("pubmed", "seq_in_text"):
+        stages.insert(0, ("events", FileStage(opts, "events")))
+    chain: list = []
+    for stage, step in stages:
+        parallel = isinstance(step, FileStage)
+        kw = dict(base) if parallel else dict(base, **spec.merge)
+        if spec.type == "datatrove-local":
+            kw.setdefault("workers", opts.workers if parallel else 1)
+        if spec.type == "slurm":
+            kw["job_name"] = f"{job_name}-{opts.subset}-{stage}"
+        # the task count is in the folder name: completion markers hold for one rank→files mapping
+        folder = logs / (f"{stage}-{tasks}tasks" if parallel else stage)
+        chain.append(cls(pipeline=[step], tasks=tasks if parallel else 1, logging_dir=str(folder),
+                         depends=chain[-1] if chain else None, **kw))
+    return chain
+
+
+def run_build(opts: lit.LiteratureOptions, spec: ExecutorSpec,
+              progress: Callable[[int], None] | None = None) -> dict | None:
+    """Run (or resume) a build on `spec`. Returns the manifest, or None when the work was handed
+    to Slurm (the chain's last job writes OUT/manifest.json; rerun the command to resume)."""
+    if spec.type == "local":
+        if spec.settings or spec.merge:
+            raise ProteinLMError("executor settings are for datatrove executors (--executor datatrove-local|slurm|ray)")
+        return lit.build_literature(opts, progress)
+    lit.validate(opts)
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    lit._check_state(out, opts)  # refuse other options before any task starts
+    chain = make_executors(opts, spec)
+    last = chain[-1]
+    last.run()  # runs (or, on Slurm, submits) its dependencies first
+    if not last.is_rank_completed(0):
+        return None
+    return json.loads((out / "manifest.json").read_text())
