@@ -185,3 +185,16 @@ def test_same_command_runs_data_parallel(tmp_path, build_dir, base_dir):
     per_rank = -(-summary["data"]["examples"] // 2)  # each rank's share of the examples, batch 1
     assert summary["global_step"] == 2 and curve[0]["epoch"] == pytest.approx(1 / per_rank)
     assert (out / "final" / "config.json").is_file()
+
+
+def test_a_checkpoint_cut_off_while_saving_is_not_resumed_from(tmp_path):
+    from proteinlm.train.recipe import last_complete_checkpoint
+
+    for step, complete in ((2, True), (4, True), (6, False), (10, False)):
+        d = tmp_path / f"checkpoint-{step}"
+        d.mkdir()
+        (d / "model.safetensors").write_bytes(b"x")
+        if complete:
+            (d / "trainer_state.json").write_text("{}")
+    assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-4")
+    assert last_complete_checkpoint(tmp_path / "checkpoint-6") is None

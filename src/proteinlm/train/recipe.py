@@ -155,6 +155,14 @@ def _config(opts: TrainOptions, out: Path, packing: bool, completion_only: bool)
     )
 
 
+def last_complete_checkpoint(out: Path) -> str | None:
+    """The newest `checkpoint-N` that was written to the end. Trainer writes a checkpoint in place and
+    its `trainer_state.json` last, so a run killed while saving leaves a newer folder without it,
+    from which resuming would fail (transformers' own `get_last_checkpoint` would pick it)."""
+    done = [p for p in out.glob("checkpoint-*") if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").is_file()]
+    return str(max(done, key=lambda p: int(p.name.split("-")[-1]))) if done else None
+
+
 def build_trainer(opts: TrainOptions):
     """(trainer, tokenizer, info): the model loaded, the data prepared, nothing trained yet."""
     import torch
@@ -188,12 +196,10 @@ def build_trainer(opts: TrainOptions):
 
 def run_training(opts: TrainOptions) -> dict:
     """Train (or resume) and write the run directory; returns the summary."""
-    from transformers.trainer_utils import get_last_checkpoint
-
     out = Path(opts.out)
     trainer, tokenizer, info = build_trainer(opts)
     model_dir = info["model_dir"]
-    checkpoint = get_last_checkpoint(str(out)) if opts.resume and out.is_dir() else None
+    checkpoint = last_complete_checkpoint(out) if opts.resume and out.is_dir() else None
     if checkpoint:
         log.info("resuming from %s", checkpoint)
     started = time.perf_counter()
