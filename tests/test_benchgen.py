@@ -1,6 +1,7 @@
 """Template MCQs from Swiss-Prot: answers verifiable against the entries, distractors never also true."""
 
 import json
+import re
 
 import pytest
 
@@ -85,8 +86,10 @@ def test_bad_options_and_missing_split_are_errors(build_dir, tmp_path):
         QuestionOptions(kinds=("colour",))
     with pytest.raises(ProteinLMError, match="no pretrain/swissprot"):
         questions_from_build(tmp_path, inputs=[str(FIXTURE)], split="validation", opts=QuestionOptions())
+    other = tmp_path / "other.dat"  # one entry under an accession the build never saw
+    other.write_text(re.sub(r"^AC   [^\n]*", "AC   Q99999;", FIXTURE.read_text().split("//\n")[0] + "//\n", count=1, flags=re.M))
     with pytest.raises(ProteinLMError, match="not in the inputs"):
-        questions_from_build(build_dir, inputs=[str(FIXTURE)], split="validation", opts=QuestionOptions())
+        questions_from_build(build_dir, inputs=[str(other)], split="validation", opts=QuestionOptions())
 
 
 def test_accelerate_configs_load():

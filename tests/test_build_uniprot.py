@@ -40,7 +40,9 @@ def rows(out: Path, subset: str):
 
 def build(out, **kw):
     kw.setdefault("tokenizer", "none")
-    return build_uniprot(UniprotBuildOptions(inputs=kw.pop("inputs", real_inputs()), out=str(out), enzyme=kw.pop("enzyme", enzyme_inputs()), **kw))
+    inputs = kw.pop("inputs") if "inputs" in kw else real_inputs()  # real data only when no inputs are given
+    enzyme = kw.pop("enzyme") if "enzyme" in kw else enzyme_inputs()
+    return build_uniprot(UniprotBuildOptions(inputs=inputs, out=str(out), enzyme=enzyme, **kw))
 
 
 @needs_data
