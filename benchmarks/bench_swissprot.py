@@ -6,6 +6,7 @@ RSS is that process's own). Prints entries/s and MB/s of
   1. Biopython `Bio.SwissProt.parse` (parse only, one core),
   2. our whole build (parse, clean, documents, SFT, ECoT, token counts, JSONL.gz + Parquet), one core,
   3. the whole build with 2 workers,
+(plus, to show where the time goes, our parser alone and the build without token counts and Parquet)
 and the ratios. Targets: (2) ≥ 2 × (1); peak RSS of (2) and (3) < 500 MB.
 
     python benchmarks/bench_swissprot.py [--mb 200]
@@ -53,6 +54,14 @@ if mode == "biopython":
     from Bio import SwissProt
     with open(path) as fh:
         n = sum(1 for _ in SwissProt.parse(fh))
+elif mode == "parse":
+    from proteinlm.sources.uniprot import parse
+    n = sum(1 for _ in parse(path))
+elif mode == "lean":
+    from proteinlm.dataset.build_uniprot import UniprotBuildOptions, build_uniprot
+    m = build_uniprot(UniprotBuildOptions(inputs=[path], out=out, enzyme=[enzyme] if enzyme else [], workers=workers,
+                                          tokenizer="none", formats=("jsonl.gz",)))
+    n = m["entries"]
 else:
     from proteinlm.dataset.build_uniprot import UniprotBuildOptions, build_uniprot
     m = build_uniprot(UniprotBuildOptions(inputs=[path], out=out, enzyme=[enzyme] if enzyme else [], workers=workers))
@@ -83,7 +92,10 @@ def main() -> None:
         mb = work.stat().st_size / 1e6
         print(f"workload: {n} entries, {mb:.0f} MB (made in {time.perf_counter() - t:.0f} s)")
         rows = {}
-        for label, mode, workers in (("biopython_parse", "biopython", 1), ("build_1_core", "build", 1), ("build_2_workers", "build", 2)):
+        # parse_only and build_lean (no token counts, JSONL.gz only) are not targets: they show where
+        # the whole build's time goes.
+        for label, mode, workers in (("biopython_parse", "biopython", 1), ("parse_only", "parse", 1),
+                                     ("build_lean", "lean", 1), ("build_1_core", "build", 1), ("build_2_workers", "build", 2)):
             r = measure(mode, work, tmp / f"out-{label}", workers, str(enzyme) if enzyme.exists() else None)
             r["entries_per_s"] = r["entries"] / r["wall_s"]
             r["mb_per_s"] = mb / r["wall_s"]
@@ -92,6 +104,9 @@ def main() -> None:
                   f"  peak RSS {r['rss_mb']:.0f} MB (workers {r['children_rss_mb']:.0f} MB)")
     ratio1 = rows["build_1_core"]["entries_per_s"] / rows["biopython_parse"]["entries_per_s"]
     ratio2 = rows["build_2_workers"]["entries_per_s"] / rows["biopython_parse"]["entries_per_s"]
+    bio = rows["biopython_parse"]["entries_per_s"]
+    print(f"our parser alone / Biopython: {rows['parse_only']['entries_per_s'] / bio:.2f}x; build without token "
+          f"counts and Parquet / Biopython: {rows['build_lean']['entries_per_s'] / bio:.2f}x")
     print(f"whole build / Biopython bare parse, one core: {ratio1:.2f}x; with 2 workers: {ratio2:.2f}x")
     rss_ok = all(max(rows[k]["rss_mb"], rows[k]["children_rss_mb"]) < 500 for k in ("build_1_core", "build_2_workers"))
     result = {"workload_mb": round(mb), "entries": n, **{k: {kk: round(vv, 2) for kk, vv in v.items()} for k, v in rows.items()},
