@@ -118,6 +118,11 @@ def test_lora_merge_keeps_base_plus_adapter_logits(tmp_path, build_dir, base_dir
         merged = AutoModelForCausalLM.from_pretrained(summary["final"], dtype=torch.float32)(ids).logits
     assert (adapted - plain).abs().max() > 1e-3, "the adapter must change the model for this test to mean anything"
     assert torch.allclose(merged, adapted, atol=1e-3, rtol=1e-4)
+    from proteinlm.models import load_backend
+
+    direct = load_backend(str(run / "adapter"), "hf").model  # the bench reads an adapter dir as is
+    with torch.no_grad():
+        assert torch.allclose(direct(ids).logits, adapted, atol=1e-3, rtol=1e-4)
     again = merge_lora(run, tmp_path / "merged-cli")  # the base is read from the adapter's config
     with torch.no_grad():
         relogits = AutoModelForCausalLM.from_pretrained(again, dtype=torch.float32)(ids).logits

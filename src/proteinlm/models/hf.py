@@ -70,16 +70,21 @@ class HFBackend(Backend):
         else:
             raise BackendError(f"unknown dtype {dtype!r}: use auto, {', '.join(DTYPES)}")
         extra = {"gguf_file": gguf_file} if gguf_file else {}
+        # A LoRA adapter directory (e.g. `train --lora --no-merge`): its base plus the adapter, merged in memory.
+        base_dir = _adapter_base(path) if gguf_file is None else None
         converted = gguf_cache_dir(Path(source) / gguf_file) if gguf_file else None
         if converted is not None and (converted / "config.json").is_file():
             source, extra = str(converted), {}
         try:
+            tok_source = base_dir if base_dir and not (path / "tokenizer_config.json").is_file() else source
             self.tokenizer = AutoTokenizer.from_pretrained(
-                source, trust_remote_code=trust_remote_code, **extra
+                tok_source, trust_remote_code=trust_remote_code, **extra
             )
             self.model = AutoModelForCausalLM.from_pretrained(
-                source, trust_remote_code=trust_remote_code, dtype=torch_dtype, **extra
+                base_dir or source, trust_remote_code=trust_remote_code, dtype=torch_dtype, **extra
             )
+            if base_dir:
+                self.model = _with_adapter(self.model, path)
             if converted is not None and extra:
                 save_converted(self.model, self.tokenizer, converted)
         except Exception as exc:  # noqa: BLE001 - loading errors come in many types
@@ -308,6 +313,26 @@ class HFBackend(Backend):
             "device": self.device,
             "threads": torch.get_num_threads(),
         }
+
+
+def _adapter_base(path: Path) -> str | None:
+    config = path / "adapter_config.json"
+    if not config.is_file():
+        return None
+    import json
+
+    base = json.loads(config.read_text()).get("base_model_name_or_path")
+    if not base:
+        raise BackendError(f"{path}: the adapter does not name its base model (merge it with `proteinlm train merge`)")
+    return base
+
+
+def _with_adapter(model, adapter: Path):
+    try:
+        from peft import PeftModel
+    except ImportError as exc:
+        raise BackendError(f"{adapter} is a LoRA adapter: install peft (pip install 'proteinlm[train]')") from exc
+    return PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
 
 
 def save_converted(model, tokenizer, target: Path) -> None:
