@@ -32,6 +32,14 @@ def _train(kind: str, **kw) -> None:
     console.print(f"{summary['global_step']} steps, train loss {summary['train_loss']:.4f} → {summary['final']}")
 
 
+def _options(flags: dict) -> dict:
+    """CLI flags -> TrainOptions fields (same names, except --lr)."""
+    opts = dict(flags)
+    opts["learning_rate"] = opts.pop("lr")
+    opts["data"], opts["out"] = list(opts["data"]), str(opts["out"])
+    return opts
+
+
 _MODEL = typer.Option("smollm2", "--model", "-m", help="`smollm2` (embedded GGUF, dequantised once), a model dir or .gguf.")
 _OUT = typer.Option(..., "--out", help="Run directory (checkpoints, loss.json, final/); rerun to resume.")
 _STEPS = typer.Option(-1, "--max-steps", help="Stop after N optimizer steps (-1: run --epochs).")
@@ -67,11 +75,7 @@ def train_sft_cmd(
     report_to: str = _REPORT, threads: Optional[int] = _THREADS, trust_remote_code: bool = _TRC,
 ):
     """Supervised fine-tuning, loss on the responses only."""
-    _train("sft", model=model, data=list(data), out=str(out), max_steps=max_steps, epochs=epochs, learning_rate=lr,
-           batch_size=batch_size, grad_accum=grad_accum, max_length=max_length, lora=lora, qlora=qlora,
-           lora_r=lora_r, lora_alpha=lora_alpha, gradient_checkpointing=gradient_checkpointing, dtype=dtype,
-           save_steps=save_steps, seed=seed, chat=chat, split=split, resume=resume, merge=merge,
-           report_to=report_to, threads=threads, trust_remote_code=trust_remote_code)
+    _train("sft", **_options(locals()))
 
 
 @train_app.command("pretrain")
@@ -86,11 +90,7 @@ def train_pretrain_cmd(
     report_to: str = _REPORT, threads: Optional[int] = _THREADS, trust_remote_code: bool = _TRC,
 ):
     """Continued pretraining (causal LM over whole documents)."""
-    _train("pretrain", model=model, data=list(data), out=str(out), max_steps=max_steps, epochs=epochs,
-           learning_rate=lr, batch_size=batch_size, grad_accum=grad_accum, max_length=max_length, lora=lora,
-           qlora=qlora, lora_r=lora_r, lora_alpha=lora_alpha, gradient_checkpointing=gradient_checkpointing,
-           dtype=dtype, save_steps=save_steps, seed=seed, split=split, resume=resume, merge=merge,
-           report_to=report_to, threads=threads, trust_remote_code=trust_remote_code)
+    _train("pretrain", **_options(locals()))
 
 
 @train_app.command("merge")
