@@ -82,8 +82,11 @@ def main() -> None:
                   *[a for f in sorted((DATA / "enzyme").glob("*.txt")) for a in ("--enzyme", str(f))],
                   "--val-fraction", "0.5", "--out", str(build)])
         sh(cli + ["benchgen", "from-uniprot", "--build", str(build), "--split", "validation", "--out", str(questions)])
-        sh(cli + ["bench", "--model", "smollm2", "--bench", str(questions), "--method", args.method,
-                  "--out", str(work / "before")])
+        # Same kind of questions on the proteins trained on: shows whether training moved the model at all.
+        seen = work / "seen.json"
+        sh(cli + ["benchgen", "from-uniprot", "--build", str(build), "--split", "train", "--out", str(seen)])
+        sh(cli + ["bench", "--model", "smollm2", "--bench", str(questions), "--method", args.method, "--out", str(work / "before")])
+        sh(cli + ["bench", "--model", "smollm2", "--bench", str(seen), "--method", args.method, "--out", str(work / "before-seen")])
         train = cli + ["train", "sft", "--model", "smollm2", "--data", str(build), "--out", str(work / "run"),
                        "--max-steps", str(args.steps), "--batch-size", "2", "--max-length", str(args.max_length),
                        "--save-steps", str(max(args.steps, 1))]
@@ -92,12 +95,23 @@ def main() -> None:
         if args.lr:
             train += ["--lr", str(args.lr)]
         sh(train)
-        sh(cli + ["bench", "--model", str(work / "run" / "final"), "--bench", str(questions), "--method", args.method,
-                  "--out", str(work / "after")])
+        final = str(work / "run" / "final")
+        sh(cli + ["bench", "--model", final, "--bench", str(questions), "--method", args.method, "--out", str(work / "after")])
+        sh(cli + ["bench", "--model", final, "--bench", str(seen), "--method", args.method, "--out", str(work / "after-seen")])
         report(work, args, time.perf_counter() - started)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def seen_result(work: Path) -> dict:
+    """Accuracy before/after on questions about the proteins trained on (a check that training did something)."""
+    out = {}
+    for name in ("before-seen", "after-seen"):
+        preds = [json.loads(x) for x in (work / name / "predictions.jsonl").open()]
+        k, n = sum(bool(p["correct"]) for p in preds), len(preds)
+        out[name.split("-")[0]] = {"correct": k, "n": n, "accuracy": k / n, "ci95": wilson(k, n)}
+    return out
 
 
 def report(work: Path, args, wall: float) -> None:
@@ -120,6 +134,7 @@ def report(work: Path, args, wall: float) -> None:
         "before": {"correct": k0, "accuracy": p0, "ci95": wilson(k0, n)},
         "after": {"correct": k1, "accuracy": p1, "ci95": wilson(k1, n)},
         "mcnemar": {"only_before": b, "only_after": c, "p_value": mcnemar_exact(b, c)},
+        "seen_proteins": seen_result(work),
         "questions_needed_per_arm": need, "for_difference": round(target - p0, 4),
         "train": {k: train[k] for k in ("global_step", "train_loss", "wall_s", "lora", "data")},
         "steps": args.steps, "method": args.method, "wall_s": round(wall, 1),
@@ -131,6 +146,9 @@ def report(work: Path, args, wall: float) -> None:
     print(f"\n| model | held-out questions | accuracy | 95% CI |\n|---|---|---|---|")
     print(f"| SmolLM2-135M-Instruct | {n} | {p0:.1%} ({k0}/{n}) | {lo0:.1%}–{hi0:.1%} |")
     print(f"| + SFT {args.steps} steps{' (LoRA)' if args.lora else ''} | {n} | {p1:.1%} ({k1}/{n}) | {lo1:.1%}–{hi1:.1%} |")
+    for label, key in (("SmolLM2, trained-on proteins", "before"), ("+ SFT, trained-on proteins", "after")):
+        r = result["seen_proteins"][key]
+        print(f"| {label} | {r['n']} | {r['accuracy']:.1%} ({r['correct']}/{r['n']}) | {r['ci95'][0]:.1%}–{r['ci95'][1]:.1%} |")
     print(f"\nMcNemar exact p = {result['mcnemar']['p_value']:.3f} (only before right: {b}, only after right: {c})")
     if need:
         print(f"a difference of {target - p0:+.1%} needs ≈ {need} questions per arm to be significant (α 0.05, power 0.8)")

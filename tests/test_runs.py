@@ -117,3 +117,20 @@ def test_killed_run_resumes_to_the_same_predictions(tmp_path, smollm2):
     summary = json.loads((killed / "summary.json").read_text())
     assert 0 < summary["questions_asked"] <= 12 - done_before_kill
     assert (killed / "predictions.jsonl").read_bytes() == (full / "predictions.jsonl").read_bytes()
+
+
+def test_a_model_retrained_in_place_gets_a_new_cache_key(tmp_path):
+    """The bench cache must not answer for new weights saved under the same directory name."""
+    import os
+
+    from proteinlm.models.hf import weights_fingerprint
+
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "model.safetensors").write_bytes(b"old weights")
+    before = weights_fingerprint(tmp_path)
+    (tmp_path / "config.json").write_text('{"x": 1}')  # not a weight file: same fingerprint
+    assert weights_fingerprint(tmp_path) == before
+    (tmp_path / "model.safetensors").write_bytes(b"new weights")
+    os.utime(tmp_path / "model.safetensors", ns=(1, 1))
+    assert weights_fingerprint(tmp_path) != before
+    assert weights_fingerprint(tmp_path / "absent") is None

@@ -151,6 +151,15 @@ def test_killed_run_resumes_from_its_last_checkpoint(tmp_path, build_dir, base_d
     assert summary["global_step"] == 5
     steps = [json.loads(x)["step"] for x in (out / "loss.jsonl").read_text().splitlines() if "loss" in json.loads(x)]
     assert steps == [1, 2, 3, 4, 5]
+    # killed after the last checkpoint (adapter/ lost): the rerun writes it from there, training no further
+    import shutil as _sh
+
+    _sh.rmtree(out / "adapter")
+    adapter = (out / "checkpoint-5" / "adapter_model.safetensors").read_bytes()
+    subprocess.run(cmd, check=True, capture_output=True, env=ENV)
+    again = json.loads((out / "train_summary.json").read_text())
+    assert again["global_step"] == 5 and again["resumed_from"].endswith("checkpoint-5")
+    assert (out / "adapter" / "adapter_model.safetensors").read_bytes() == adapter
 
 
 def test_pretrain_on_packed_rows_and_on_documents(tmp_path, build_dir, base_dir):

@@ -72,6 +72,7 @@ class HFBackend(Backend):
         extra = {"gguf_file": gguf_file} if gguf_file else {}
         # A LoRA adapter directory (e.g. `train --lora --no-merge`): its base plus the adapter, merged in memory.
         base_dir = _adapter_base(path) if gguf_file is None else None
+        weights = weights_fingerprint(Path(source) / gguf_file if gguf_file else path)
         converted = gguf_cache_dir(Path(source) / gguf_file) if gguf_file else None
         if converted is not None and (converted / "config.json").is_file():
             source, extra = str(converted), {}
@@ -101,6 +102,7 @@ class HFBackend(Backend):
         self.device = device
         self.name = model
         self.gguf_file = gguf_file
+        self.weights = weights
         self.dtype = str(self.model.dtype).removeprefix("torch.")
         self.batch_size = max(1, batch_size)
         has_template = bool(getattr(self.tokenizer, "chat_template", None))
@@ -308,11 +310,31 @@ class HFBackend(Backend):
             "backend": self.kind,
             "model": self.name,
             "gguf_file": self.gguf_file,
+            "weights": self.weights,
             "chat": self.chat,
             "dtype": self.dtype,
             "device": self.device,
             "threads": torch.get_num_threads(),
         }
+
+
+_WEIGHT_FILES = ("*.safetensors", "*.bin", "*.gguf", "*.pt", "*.pth")
+
+
+def weights_fingerprint(path: Path) -> str | None:
+    """Names, sizes and modification times of a local model's weight files, hashed: part of the
+    bench cache key, so a model retrained into the same directory is asked again, not answered
+    from the old weights' cache. None for hub ids (their revision names the weights)."""
+    import hashlib
+
+    if path.is_file():
+        files = [path]
+    elif path.is_dir():
+        files = sorted({f for pat in _WEIGHT_FILES for f in path.glob(pat)})
+    else:
+        return None
+    stats = [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+    return hashlib.sha256(repr(stats).encode()).hexdigest()[:16]
 
 
 def _adapter_base(path: Path) -> str | None:

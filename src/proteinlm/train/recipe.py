@@ -163,6 +163,25 @@ def last_complete_checkpoint(out: Path) -> str | None:
     return str(max(done, key=lambda p: int(p.name.split("-")[-1]))) if done else None
 
 
+def _finished(checkpoint: str) -> bool:
+    state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
+    return state.get("max_steps", 0) > 0 and state["global_step"] >= state["max_steps"]
+
+
+def _reload_finished(trainer, checkpoint: str):
+    """A run killed after its last checkpoint but before `final/`: load that checkpoint instead of
+    resuming (Trainer would run one step past max_steps when resumed at the end)."""
+    from transformers import TrainerState
+    from transformers.trainer_utils import TrainOutput
+
+    trainer._load_from_checkpoint(checkpoint)  # weights (or adapter) as Trainer's own resume loads them
+    trainer.state = TrainerState.load_from_json(str(Path(checkpoint) / "trainer_state.json"))
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    ends = [h["train_loss"] for h in trainer.state.log_history if "train_loss" in h]
+    loss = ends[-1] if ends else (sum(losses) / len(losses) if losses else float("nan"))
+    return TrainOutput(trainer.state.global_step, loss, {})
+
+
 def build_trainer(opts: TrainOptions):
     """(trainer, tokenizer, info): the model loaded, the data prepared, nothing trained yet."""
     import torch
@@ -203,7 +222,10 @@ def run_training(opts: TrainOptions) -> dict:
     if checkpoint:
         log.info("resuming from %s", checkpoint)
     started = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=checkpoint)
+    if checkpoint and _finished(checkpoint):
+        result = _reload_finished(trainer, checkpoint)
+    else:
+        result = trainer.train(resume_from_checkpoint=checkpoint)
     wall = time.perf_counter() - started
 
     summary = {"kind": opts.kind, "model": opts.model, **info, "resumed_from": checkpoint,
