@@ -191,7 +191,7 @@ def test_same_command_runs_data_parallel(tmp_path, build_dir, base_dir):
     the data, rank 0 writes the run directory."""
     out = tmp_path / "ddp"
     launcher = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
-    cmd = [launcher, "--nproc_per_node", "2", "--master_port", "29531", "-m", "proteinlm", "train", "sft",
+    cmd = [launcher, "--standalone", "--nproc_per_node", "2", "-m", "proteinlm", "train", "sft",  # standalone: a free port
            "--data", str(build_dir), "--out", str(out), "--max-steps", "2", "--batch-size", "1",
            "--max-length", "128", "--threads", "1", "--lora", "--lora-r", "4"]
     subprocess.run(cmd, check=True, capture_output=True, env=ENV, timeout=300)
