@@ -94,3 +94,21 @@ def test_export_lm_eval(tmp_path):
     assert res.exit_code == 0, res.output
     names = {p.name for p in (tmp_path / "t").iterdir()}
     assert {"proteinlm_sample_letter_label.yaml", "proteinlm_sample_letter_text.yaml", "utils.py"} <= names
+
+
+def test_one_input_flag_takes_several_files(tmp_path):
+    """`--input *.dat` (what a shell glob gives) reads every file, in order, like repeated flags."""
+    fixture = Path(__file__).parent / "fixtures" / "uniprot" / "modern.dat"
+    entries = fixture.read_text().split("//\n")
+    files = []
+    for k in range(2):
+        f = tmp_path / f"part{k}.dat"
+        f.write_text("//\n".join(entries[k * 2 : k * 2 + 2]) + "//\n")
+        files.append(str(f))
+    one = runner.invoke(app, ["build", "uniprot", "--input", *files, "--tokenizer", "none", "--out", str(tmp_path / "a")])
+    many = runner.invoke(app, ["build", "uniprot", "-i", files[0], "-i", files[1], "--tokenizer", "none",
+                               "--out", str(tmp_path / "b")])
+    assert one.exit_code == 0 and many.exit_code == 0, one.output + many.output
+    a, b = (json.loads((tmp_path / d / "manifest.json").read_text()) for d in "ab")
+    assert a["options"]["inputs"] == b["options"]["inputs"] == files and a["entries"] == b["entries"] == 4
+    assert a["outputs"] == b["outputs"]

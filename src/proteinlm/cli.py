@@ -139,9 +139,18 @@ build_app = typer.Typer(help="Build training data (pretraining documents, SFT ex
 app.add_typer(build_app, name="build")
 
 
+# `--input a.xml.gz b.xml.gz ...` (what a shell glob gives): the files after the first land here.
+_MORE_INPUTS = typer.Argument(None, help="More input files, as after `--input` (so `--input *.gz` works).", show_default=False)
+
+
+def _all_inputs(inputs: List[str], more: Optional[List[str]]) -> list[str]:
+    return list(inputs) + list(more or [])
+
+
 @build_app.command("uniprot")
 def build_uniprot_cmd(
     inputs: List[str] = typer.Option(..., "--input", "-i", help="Swiss-Prot/UniProt flat file, XML or TSV (gzip ok); repeatable."),
+    more_inputs: Optional[List[str]] = _MORE_INPUTS,
     out: Path = typer.Option(..., "--out", help="Output directory (a killed build resumes here)."),
     enzyme: Optional[List[str]] = typer.Option(None, "--enzyme", help="ExPASy enzyme.dat (repeatable), for Enzyme Chain-of-Thought."),
     sifts_enzyme: Optional[str] = typer.Option(None, "--sifts-enzyme", help="SIFTS pdb_chain_enzyme.csv (extra accession→EC map)."),
@@ -162,7 +171,7 @@ def build_uniprot_cmd(
     from proteinlm.dataset.build_uniprot import UniprotBuildOptions, build_uniprot
 
     opts = UniprotBuildOptions(
-        inputs=inputs, out=str(out), enzyme=list(enzyme or []), sifts_enzyme=sifts_enzyme, workers=workers,
+        inputs=_all_inputs(inputs, more_inputs), out=str(out), enzyme=list(enzyme or []), sifts_enzyme=sifts_enzyme, workers=workers,
         shard_entries=shard_entries, val_fraction=val_fraction, seed=seed, per_ec=per_ec, tokenizer=tokenizer,
         seq_open=seq_open, seq_close=seq_close, seq_sep=seq_sep,
         formats=tuple(f.strip() for f in formats.split(",") if f.strip()),
@@ -226,12 +235,13 @@ _LIT_EXEC_OPT = typer.Option(None, "--executor-opt", help="KEY=VALUE for the dat
 @build_app.command("pubmed")
 def build_pubmed_cmd(
     inputs: List[str] = typer.Option(..., "--input", "-i", help="PubMed XML (gzip ok), baseline then updates; repeatable."),
+    more_inputs: Optional[List[str]] = _MORE_INPUTS,
     out: Path = _LIT_OUT, workers: int = _LIT_WORKERS, shard_docs: int = _LIT_SHARD, min_chars: int = _LIT_MIN,
     near_dedup: bool = _LIT_NEAR, tokenizer: str = _LIT_TOK, formats: str = _LIT_FMT,
     executor: str = _LIT_EXEC, tasks: Optional[int] = _LIT_TASKS, executor_opt: Optional[List[str]] = _LIT_EXEC_OPT,
 ):
     """PubMed abstracts → pretraining documents (later versions win, deleted citations dropped)."""
-    _build_literature("pubmed", inputs=inputs, out=str(out), workers=workers, shard_docs=shard_docs,
+    _build_literature("pubmed", inputs=_all_inputs(inputs, more_inputs), out=str(out), workers=workers, shard_docs=shard_docs,
                       min_chars=min_chars, near_dedup=near_dedup, tokenizer=tokenizer, formats=formats,
                       executor=executor, tasks=tasks, executor_opt=executor_opt)
 
@@ -239,6 +249,7 @@ def build_pubmed_cmd(
 @build_app.command("pmc")
 def build_pmc_cmd(
     inputs: List[str] = typer.Option(..., "--input", "-i", help="PMC JATS .nxml/.xml(.gz) or .tar.gz package; repeatable."),
+    more_inputs: Optional[List[str]] = _MORE_INPUTS,
     pdb_pubmed: Optional[List[str]] = typer.Option(None, "--pdb-pubmed", help="SIFTS pdb_pubmed.csv: PMIDs cited by PDB entries."),
     pmc_ids: Optional[List[str]] = typer.Option(None, "--pmc-ids", help="NCBI PMC-ids.csv(.gz): PMID → PMCID."),
     all_articles: bool = typer.Option(False, "--all-articles", help="Keep every article, not only PDB-cited ones."),
@@ -247,7 +258,7 @@ def build_pmc_cmd(
     executor: str = _LIT_EXEC, tasks: Optional[int] = _LIT_TASKS, executor_opt: Optional[List[str]] = _LIT_EXEC_OPT,
 ):
     """PMC full texts of articles cited by PDB entries → pretraining documents."""
-    _build_literature("pmc", inputs=inputs, pdb_pubmed=list(pdb_pubmed or []), pmc_ids=list(pmc_ids or []),
+    _build_literature("pmc", inputs=_all_inputs(inputs, more_inputs), pdb_pubmed=list(pdb_pubmed or []), pmc_ids=list(pmc_ids or []),
                       all_articles=all_articles, out=str(out), workers=workers, shard_docs=shard_docs,
                       min_chars=min_chars, near_dedup=near_dedup, tokenizer=tokenizer, formats=formats,
                       executor=executor, tasks=tasks, executor_opt=executor_opt)
@@ -271,13 +282,14 @@ def build_seq_in_text_cmd(
 @build_app.command("bilingual")
 def build_bilingual_cmd(
     inputs: List[str] = typer.Option(..., "--input", "-i", help="JSONL {zh, en} or TSV id<TAB>zh<TAB>en; repeatable."),
+    more_inputs: Optional[List[str]] = _MORE_INPUTS,
     pair_layout: str = typer.Option("joined", "--pair-layout", help="joined: one 'zh\\n\\nen' document; separate: two."),
     out: Path = _LIT_OUT, workers: int = _LIT_WORKERS, shard_docs: int = _LIT_SHARD, min_chars: int = _LIT_MIN,
     near_dedup: bool = _LIT_NEAR, tokenizer: str = _LIT_TOK, formats: str = _LIT_FMT,
     executor: str = _LIT_EXEC, tasks: Optional[int] = _LIT_TASKS, executor_opt: Optional[List[str]] = _LIT_EXEC_OPT,
 ):
     """Chinese/English abstract pairs → pretraining documents."""
-    _build_literature("bilingual", inputs=inputs, pair_layout=pair_layout, out=str(out), workers=workers,
+    _build_literature("bilingual", inputs=_all_inputs(inputs, more_inputs), pair_layout=pair_layout, out=str(out), workers=workers,
                       shard_docs=shard_docs, min_chars=min_chars, near_dedup=near_dedup, tokenizer=tokenizer,
                       formats=formats, executor=executor, tasks=tasks, executor_opt=executor_opt)
 
