@@ -64,3 +64,21 @@ def test_other_tokenizers_keep_the_plain_path(tmp_path):
     assert supports_word_cache(bpe)
     bpe.normalizer = normalizers.NFKC()
     assert not supports_word_cache(bpe)
+
+
+def test_the_embedded_tokenizer_is_converted_once(tmp_path, monkeypatch):
+    """The GGUF vocabulary is converted on the first build only: later builds (and every worker)
+    load the cached tokenizer.json without importing transformers."""
+    import transformers
+
+    from proteinlm.dataset import tokens
+
+    monkeypatch.setenv("PROTEINLM_GGUF_CACHE", str(tmp_path))
+    first = tokens._smollm2_tokenizer_json()
+    assert first.is_file() and tmp_path in first.parents
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("converted the GGUF tokenizer a second time")
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", refuse)
+    assert tokens._smollm2_tokenizer_json() == first

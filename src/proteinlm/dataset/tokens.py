@@ -19,12 +19,17 @@ def _smollm2_tokenizer_json() -> Path:
 
     gguf = smollm2_gguf_path()
     cache = gguf_cache_dir(gguf)
-    if cache is not None and (cache / "tokenizer.json").is_file():
+    if cache is not None and (cache / "tokenizer.json").is_file():  # the bench's dequantised copy
         return cache / "tokenizer.json"
+    # named like the model cache (size and mtime of the GGUF): a new release converts afresh
+    target = (cache.parent / f"{cache.name}-tokenizer") if cache is not None else (
+        Path.home() / ".cache" / "proteinlm" / f"{gguf.stem}-tokenizer"
+    )
+    if (target / "tokenizer.json").is_file():  # converted by an earlier build
+        return target / "tokenizer.json"
     from transformers import AutoTokenizer  # one-off conversion of the GGUF vocabulary
 
     tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    target = (cache.parent if cache is not None else Path.home() / ".cache" / "proteinlm") / f"{gguf.stem}-tokenizer"
     target.mkdir(parents=True, exist_ok=True)
     tok.backend_tokenizer.save(str(target / "tokenizer.json.tmp"))
     (target / "tokenizer.json.tmp").replace(target / "tokenizer.json")
