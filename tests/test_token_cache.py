@@ -29,9 +29,14 @@ def _real_texts() -> list[str]:
 
         for f in sorted((SHARED_DATA / "pmc").glob("*")):
             texts += [a.title + "\n" + "\n".join(s.text for s in a.sections) for a in pmc(f)]
-    for f in sorted((REPO / "tests" / "fixtures" / "uniprot").glob("*.dat")):
+    from proteinlm.dataset.instruct.uniprot_tasks import entry_instructions
+    from proteinlm.dataset.pretrain.swissprot import entry_document
+
+    for f in sorted((REPO / "tests" / "fixtures" / "uniprot").glob("*.dat")) + sorted(SHARED_DATA.glob("swissprot/*.txt")):
         for e in uniprot(f):
             texts += [t for ts in e.comments.values() for t in ts] + [e.recommended_name or "", e.organism or ""]
+            texts.append(entry_document(e).text)  # what the builds count: paragraphs, "\n\n", <seq>
+            texts += [f"{i.instruction}\n{i.input}\n{i.output}" for i in entry_instructions(e)]
     return texts
 
 
@@ -46,7 +51,9 @@ def test_counts_equal_the_tokenizer_cold_and_warm():
     counter = WordCacheCounter(tok)
     assert counter.counts(texts) == expected  # cold: every piece encoded once
     assert counter.counts(texts) == expected  # warm: every piece from the cache
-    assert len(counter.cache) > 1000 and sum(expected) > 50_000, "the check must cover a real amount of text"
+    # both ways of counting ran on a real amount of text: word by word (texts with plain spacing)
+    # and regex piece by piece (the rest: tabs, double spaces, Unicode spaces, ...)
+    assert len(counter.spaced_cache) > 1000 and len(counter.cache) > 100 and sum(expected) > 50_000
     ids = [e.ids for e in tok.encode_batch(texts, add_special_tokens=False)]
     assert counter.ids(texts) == ids and counter.ids(texts) == ids  # what packing writes, cold and warm
 

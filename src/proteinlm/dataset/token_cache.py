@@ -23,6 +23,18 @@ GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|
 # Control characters (regex engines differ on which are whitespace) and characters beyond the BMP
 # (where Unicode versions of the two engines' letter/number tables may differ): real tokenizer.
 _UNSURE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\U00010000-\U0010ffff]").search
+# Texts the word-by-word count does not take: whitespace other than " " and "\n" (Unicode
+# spaces, tabs, CR: the `re` class is wide, which only sends more texts to the regex), double
+# spaces, a space next to a line break, a line break at either end or a space at the end (one
+# leading space is fine: the first word is then counted as " " + word).
+_ODD_SPACE = re.compile(r"[^\S \n]").search
+
+
+def _not_plain(text: str) -> bool:
+    return (
+        "  " in text or " \n" in text or "\n " in text or text[:1] == "\n" or text[-1:] in (" ", "\n")
+        or _ODD_SPACE(text) is not None
+    )
 MAX_ENTRIES = 1 << 20  # ~100 MB at most; the cache is emptied when full (frequent words come back at once)
 
 
@@ -47,13 +59,23 @@ class WordCacheCounter:
         self.tokenizer = tokenizer
         self.split = regex.compile(GPT2_PATTERN).findall
         self.added = [t.content for t in tokenizer.get_added_tokens_decoder().values()]
-        self.cache: dict[str, int] = {}
+        self._added_search = (
+            re.compile("|".join(re.escape(t) for t in sorted(self.added, key=len, reverse=True))).search
+            if self.added else None
+        )
+        self._added_all_lt = all("<" in t for t in self.added)  # then a text without "<" has none
+        self.cache: dict[str, int] = {}  # regex piece -> count
+        self.word_cache: dict[str, int] = {}  # word at the start of a line -> count
+        self.spaced_cache: dict[str, int] = {}  # word after a space -> count of " " + word
+        self.newline_counts: dict[int, int] = {}
         self.id_cache: dict[str, list[int]] = {}
 
     def _needs_tokenizer(self, text: str) -> bool:
         if _UNSURE(text):
             return True
-        return "<" in text and any(t in text for t in self.added)
+        if self._added_search is None or (self._added_all_lt and "<" not in text):
+            return False
+        return self._added_search(text) is not None
 
     def _encode(self, texts: list[str]) -> list[int]:
         out: list[int] = []
@@ -63,18 +85,36 @@ class WordCacheCounter:
         return out
 
     def counts(self, texts: Sequence[str]) -> list[int]:
-        if len(self.cache) > MAX_ENTRIES:
+        if len(self.cache) + len(self.word_cache) + len(self.spaced_cache) > MAX_ENTRIES:
             self.cache.clear()
-        cache, get = self.cache, self.cache.get
+            self.word_cache.clear()
+            self.spaced_cache.clear()
         totals = [0] * len(texts)
         direct: list[int] = []  # texts the real tokenizer counts whole
-        missing: dict[str, list[int]] = {}  # unseen piece -> texts it occurs in (once per occurrence)
+        pieces: list[int] = []  # texts counted piece by piece (GPT-2 regex)
+        plain: list[int] = []  # texts counted word by word (see _plain_count)
         for i, text in enumerate(texts):
             if self._needs_tokenizer(text):
                 direct.append(i)
-                continue
+            elif _not_plain(text):
+                pieces.append(i)
+            else:
+                plain.append(i)
+        if plain:
+            self._plain_counts(texts, plain, totals)
+        if pieces:
+            self._piece_counts(texts, pieces, totals)
+        if direct:
+            for i, c in zip(direct, self._encode([texts[i] for i in direct])):
+                totals[i] = c
+        return totals
+
+    def _piece_counts(self, texts: Sequence[str], todo: list[int], totals: list[int]) -> None:
+        cache, get = self.cache, self.cache.get
+        missing: dict[str, list[int]] = {}  # unseen piece -> texts it occurs in (once per occurrence)
+        for i in todo:
             n = 0
-            for piece in self.split(text):
+            for piece in self.split(texts[i]):
                 c = get(piece)
                 if c is None:
                     missing.setdefault(piece, []).append(i)
@@ -82,15 +122,69 @@ class WordCacheCounter:
                     n += c
             totals[i] = n
         if missing:
-            pieces = list(missing)
-            for piece, c in zip(pieces, self._encode(pieces)):
+            for piece, c in zip(missing, self._encode(list(missing))):
                 cache[piece] = c
                 for i in missing[piece]:
                     totals[i] += c
-        if direct:
-            for i, c in zip(direct, self._encode([texts[i] for i in direct])):
-                totals[i] = c
-        return totals
+
+    def _plain_counts(self, texts: Sequence[str], todo: list[int], totals: list[int]) -> None:
+        """Texts whose whitespace is single spaces between words and newlines between lines (what
+        the builders write). There every space starts a regex piece (" word", " (", " 12") and no
+        piece spans a space or a line break, so the count is, per line, count(first word) + the sum
+        of count(" " + word) over the others, plus each run of newlines counted in context. Words
+        are looked up whole (str.split and dict lookups run in C): ~10x faster than the regex."""
+        bare, spaced = self.word_cache, self.spaced_cache
+        bare_get, spaced_get = bare.__getitem__, spaced.__getitem__
+        retry = []
+        for i in todo:
+            try:
+                totals[i] = self._plain_count(texts[i], bare_get, spaced_get)
+            except KeyError:
+                retry.append(i)
+        if not retry:
+            return
+        want_bare: dict[str, None] = {}
+        want_spaced: dict[str, None] = {}
+        for i in retry:
+            for line in texts[i].split("\n"):
+                if line:
+                    first, *rest = line.split(" ")
+                    if first and first not in bare:  # "" when the text starts with a space
+                        want_bare[first] = None
+                    for w in rest:
+                        if w not in spaced:
+                            want_spaced[w] = None
+        forms = list(want_bare) + [" " + w for w in want_spaced]
+        counts = self._encode(forms)
+        bare.update(zip(want_bare, counts))
+        spaced.update(zip(want_spaced, counts[len(want_bare):]))
+        for i in retry:
+            totals[i] = self._plain_count(texts[i], bare_get, spaced_get)
+
+    def _plain_count(self, text: str, bare_get, spaced_get) -> int:
+        n, run, started = 0, 0, False
+        for line in text.split("\n"):
+            if not line:  # an empty line: one more newline in the run
+                run += 1
+                continue
+            if started:
+                n += self._newlines(run + 1)
+            started, run = True, 0
+            words = line.split(" ")
+            if words[0]:
+                n += bare_get(words[0])
+            if len(words) > 1:
+                n += sum(map(spaced_get, words[1:]))
+        return n
+
+    def _newlines(self, k: int) -> int:
+        """Tokens of a run of k newlines between two non-space characters (the regex cuts it in
+        context, e.g. "\\n\\n" before a letter is "\\n" + "\\n", not the piece "\\n\\n")."""
+        c = self.newline_counts.get(k)
+        if c is None:
+            whole, a, b = self._encode(["a" + "\n" * k + "b", "a", "b"])
+            c = self.newline_counts[k] = whole - a - b
+        return c
 
     def ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids of each text, as the tokenizer gives them (add_special_tokens=False): the

@@ -36,6 +36,9 @@ def _smollm2_tokenizer_json() -> Path:
     return target / "tokenizer.json"
 
 
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # what a sequence body holds (the body pattern is [A-Z])
+
+
 class TokenCounter:
     """`spec`: "smollm2" (the embedded model's tokenizer), a `tokenizer.json` file or a directory
     holding one, or "none" to skip counting (the manifest then says so)."""
@@ -53,7 +56,11 @@ class TokenCounter:
             if seq_sep
             else None
         )
+        # the same body found without the look-behind: str.find locates the opening tags (a regex
+        # that starts with a look-behind is tried at every position of the text)
+        self._seq_body = re.compile(body + "(?=" + re.escape(seq_sep + seq_tags[1]) + ")").match if seq_sep else None
         self._verified: dict[tuple[str, str], bool] = {}
+        self._all_letters_single: bool | None = None
         self._words = None  # per-word cached counter where the tokenizer allows it (token_cache.py)
         if spec == "none":
             return
@@ -95,17 +102,46 @@ class TokenCounter:
         """Whether `body` (" M K T ...") tokenises to one token per residue, alone and in context.
         Checked once per residue alphabet and separator; then a sequence costs len(seq) tokens
         without being tokenised, which is most of the work (every SFT row repeats the sequence)."""
-        letters = "".join(sorted(set(body.replace(self._sep, "")))) if self._sep else ""
+        if self._all_letters_single is None:  # one check for A-Z covers every body when counts add up
+            self._all_letters_single = self._words_ready() and self._check_letters(_LETTERS)
+        if self._all_letters_single:
+            return True
+        return self._check_letters("".join(sorted(set(body.replace(self._sep, "")))) if self._sep else "")
+
+    def _words_ready(self) -> bool:
+        """Whether counts are sums over pieces (the per-word counter is in use)."""
+        if self._words is None:
+            self._encode_counts([""])
+        return bool(self._words)
+
+    def _check_letters(self, letters: str) -> bool:
         key = (letters, self._sep)
         if key not in self._verified:
             probe_body = "".join(self._sep + c for c in letters * 2)
-            probe = f"x {self._open}{probe_body}{self._close} y"
+            # laid out as the builders write it: "x <seq> A B ... </seq> y"
+            probe = f"x {self._open}{probe_body}{self._sep}{self._close} y"
             ok = bool(self._sep) and self._encode_counts([probe_body])[0] == 2 * len(letters)
             ok = ok and self._encode_counts([probe])[0] == sum(
-                self._encode_counts([f"x {self._open}", probe_body, f"{self._close} y"])
+                self._encode_counts([f"x {self._open}", probe_body, f"{self._sep}{self._close} y"])
             )
             self._verified[key] = ok
         return self._verified[key]
+
+    def _split_seq(self, text: str) -> list[str]:
+        """`self._seq_re.split(text)`: outside, body, outside, ..., outside."""
+        if self._seq_re is None:
+            return [text]
+        if not self._open:
+            return self._seq_re.split(text)
+        pieces, pos, at, n = [], 0, 0, len(self._open)
+        while (at := text.find(self._open, at)) >= 0:
+            at += n
+            m = self._seq_body(text, at)
+            if m is not None:
+                pieces += [text[pos:at], m.group(1)]
+                pos = at = m.end()
+        pieces.append(text[pos:])
+        return pieces
 
     def count(self, texts: Sequence[str]) -> list[int] | None:
         """Exact token counts. Text between the sequence tags is counted as one token per residue
@@ -118,7 +154,7 @@ class TokenCounter:
         owners: list[int] = []
         totals = [0] * len(texts)
         for i, text in enumerate(texts):
-            pieces = self._seq_re.split(text) if self._seq_re else [text]
+            pieces = self._split_seq(text)
             for k, piece in enumerate(pieces):
                 if k % 2 and self._residues_are_single_tokens(piece):
                     totals[i] += len(piece) // (1 + len(self._sep))
