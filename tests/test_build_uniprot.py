@@ -201,3 +201,36 @@ def test_token_counts_equal_the_transformers_tokenizer(smollm2):
     texts = ["The protein Hemoglobin subunit alpha has the UniProt accession P69905.", "<seq> M V L S P A D K T N </seq>", "蛋白质"]
     expected = [len(smollm2.tokenizer(t, add_special_tokens=False).input_ids) for t in texts]
     assert TokenCounter("smollm2").count(texts) == expected
+
+
+def _exports(out: Path) -> dict:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted((out / "sft").glob("*/*")) if p.suffix in (".json", ".jsonl")}
+
+
+def test_exports_equal_the_shards_after_reruns_and_old_state(tmp_path):
+    """The alpaca/chat exports, written while the build runs, hold every SFT row of the shards in
+    order; a rerun of a finished build and a resume from state without export sizes (an older
+    version) give the same bytes."""
+    src = tmp_path / "many.dat"
+    _synthetic(src, 30)
+    kw = dict(inputs=[str(src)], enzyme=[str(FIXTURE_ENZYME)], shard_entries=7, val_fraction=0.3)
+    first = build(tmp_path / "out", **kw)
+    want = _exports(tmp_path / "out")
+    out = tmp_path / "out"
+    shard = [r for s in ("uniprot", "ecot") for r in rows(out, f"sft/{s}") if r["id"]]
+    alpaca = json.loads(want["sft/alpaca/train.json"]) + json.loads(want["sft/alpaca/validation.json"])
+    assert sorted((a["instruction"], a["input"], a["output"]) for a in alpaca) == sorted(
+        (r["instruction"], r["input"], r["output"]) for r in shard)
+    chat = [json.loads(x) for x in want["sft/chat/train.jsonl"].decode().splitlines()]
+    assert chat[0]["messages"][0]["content"] == f"{alpaca[0]['instruction']}\n{alpaca[0]['input']}"
+    assert len(alpaca) == sum(v for k, v in first["exports"].items() if k.startswith("alpaca/")) > 30
+
+    assert build(out, **kw)["outputs"] == first["outputs"]  # rerun of a finished build
+    assert _exports(out) == want
+    for f in (out / ".state").glob("chunk-*.json"):  # state written before export sizes were kept
+        d = json.loads(f.read_text())
+        d.pop("exports")
+        f.write_text(json.dumps(d))
+    (out / "sft" / "alpaca" / "train.json").unlink()
+    assert build(out, **kw)["outputs"] == first["outputs"]
+    assert _exports(out) == want and not list((out / "sft").glob("*/*.partial"))

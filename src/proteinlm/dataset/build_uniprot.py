@@ -3,8 +3,9 @@ SFT tasks and Enzyme Chain-of-Thought examples, as shards with a manifest.
 
 Work is cut into chunks of `shard_entries` consecutive entries; chunk k writes shard k of every
 output, so the files do not depend on the number of workers. A chunk's files are renamed into place
-before its record in `.state/` is written: a killed build resumes at the first unrecorded chunk
-(earlier chunks are re-parsed, not rebuilt, because ECoT sampling must see every entry).
+and its SFT rows appended to the exports (`sft_exports.py`) before the main process writes its
+record in `.state/`, in chunk order: a killed build resumes at the first unrecorded chunk (earlier
+chunks are re-parsed, not rebuilt, because ECoT sampling must see every entry).
 """
 
 from __future__ import annotations
@@ -18,15 +19,8 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from proteinlm import __version__
-from proteinlm.dataset.writers import (
-    file_info,
-    read_jsonl_gz,
-    split_of,
-    write_json_array,
-    write_jsonl,
-    write_jsonl_gz,
-    write_parquet,
-)
+from proteinlm.dataset.sft_exports import SftExports, export_parts, shard_rows
+from proteinlm.dataset.writers import file_info, split_of, write_jsonl_gz, write_parquet
 from proteinlm.errors import ProteinLMError, RecordError
 from proteinlm.records import Instruction, ProteinEntry
 
@@ -66,6 +60,7 @@ class ChunkStats:
     rows: dict[str, int] = field(default_factory=dict)  # "pretrain/swissprot/train" -> rows
     tokens: dict[str, int] = field(default_factory=dict)
     tasks: dict[str, int] = field(default_factory=dict)  # "function/train" -> rows
+    exports: dict[str, int] = field(default_factory=dict)  # "alpaca/train" -> file size after this chunk
 
 
 # ------------------------------------------------------------------------------- chunk work
@@ -94,24 +89,27 @@ def _sft_row(ins: Instruction) -> dict:
     }
 
 
-def _sft_text(row: dict) -> str:
-    return f"{row['instruction']}\n{row['input']}\n{row['output']}"
-
-
-def _write_subset(out: Path, subset: str, index: int, rows: list[dict], key: str, stats: ChunkStats) -> None:
-    """Write one chunk of a subset, split by accession, in every requested format."""
+def _write_subset(
+    out: Path, subset: str, index: int, rows: list[dict], key: str, stats: ChunkStats
+) -> dict[str, tuple[str, str, int]]:
+    """Write one chunk of a subset, split by accession, in every requested format; for SFT rows,
+    return their export parts per split."""
     opts: UniprotBuildOptions = _worker["opts"]
     by_split: dict[str, list[dict]] = {s: [] for s in SPLITS}
     for row in rows:
         by_split[split_of(row["accession"] or row["id"], opts.val_fraction, opts.seed)].append(row)
+    exports = {}
     for split, part in by_split.items():
         name = f"{subset}/{split}"
         stats.rows[name] = len(part)
-        counts = _worker["tokens"].count([r[key] if key != "sft" else _sft_text(r) for r in part])
-        stats.tokens[name] = sum(counts) if counts is not None else None
-        if key == "sft":
+        if key == "sft":  # counted as the SFT text "instruction\ninput\noutput"
+            counts = _worker["tokens"].count_joined([(r["instruction"], r["input"], r["output"]) for r in part])
             for r in part:
                 stats.tasks[f"{r['task']}/{split}"] = stats.tasks.get(f"{r['task']}/{split}", 0) + 1
+            exports[split] = (*export_parts(part), len(part))
+        else:
+            counts = _worker["tokens"].count([r[key] for r in part])
+        stats.tokens[name] = sum(counts) if counts is not None else None
         if not part:
             continue
         base = out / subset / f"{split}-{index:05d}"
@@ -119,9 +117,10 @@ def _write_subset(out: Path, subset: str, index: int, rows: list[dict], key: str
             write_jsonl_gz(base.with_name(base.name + ".jsonl.gz"), part)
         if "parquet" in opts.formats:
             write_parquet(base.with_name(base.name + ".parquet"), part)
+    return exports
 
 
-def build_chunk(index: int, entries: list[ProteinEntry]) -> ChunkStats:
+def build_chunk(index: int, entries: list[ProteinEntry]) -> tuple[ChunkStats, dict]:
     from proteinlm.dataset.instruct.uniprot_tasks import entry_instructions
     from proteinlm.dataset.pretrain.swissprot import entry_document
 
@@ -136,11 +135,30 @@ def build_chunk(index: int, entries: list[ProteinEntry]) -> ChunkStats:
         for i in entry_instructions(e, tasks=opts.tasks, seq_tags=tags, seq_sep=opts.seq_sep)
     ]
     _write_subset(out, "pretrain/swissprot", index, docs, "text", stats)
-    _write_subset(out, "sft/uniprot", index, sft, "sft", stats)
-    state = out / ".state" / f"chunk-{index:05d}.json"
+    return stats, _write_subset(out, "sft/uniprot", index, sft, "sft", stats)
+
+
+def _record(out: Path, exports: SftExports, stats: ChunkStats, parts: dict) -> ChunkStats:
+    """In the main process, in chunk order: append the chunk's export parts, then write its state
+    (last: the chunk counts as done only now)."""
+    stats.exports = exports.append(parts)
+    state = out / ".state" / f"chunk-{stats.index:05d}.json"
     state.parent.mkdir(parents=True, exist_ok=True)
-    state.write_text(json.dumps(asdict(stats)))  # last: the chunk counts as done only now
+    state.write_text(json.dumps(asdict(stats)))
     return stats
+
+
+def _start_exports(out: Path, done: dict[int, ChunkStats]) -> SftExports:
+    """Exports that go on after the done chunks (a resume), or start empty."""
+    exports = SftExports(out, SPLITS)
+    if not done:
+        exports.start(None, {})
+    elif sorted(done) != list(range(len(done))) or not done[len(done) - 1].exports:
+        exports.rebuild = True  # not a prefix of the input, or an older state: rebuild at the end
+    else:
+        rows = _sum(c.rows for c in done.values())
+        exports.start(done[len(done) - 1].exports, {s: rows.get(f"sft/uniprot/{s}", 0) for s in SPLITS})
+    return exports
 
 
 # ------------------------------------------------------------------------------- the build
@@ -195,6 +213,7 @@ def build_uniprot(opts: UniprotBuildOptions, progress: Callable[[int], None] | N
         transfers = ecot.transfer_index(entries)
     sifts = ecot.load_sifts_enzyme(opts.sifts_enzyme) if opts.sifts_enzyme else None
 
+    exports = _start_exports(out, done)
     pool = mp.get_context("spawn").Pool(opts.workers, _init_worker, (opts,)) if opts.workers > 1 else None
     _init_worker(opts)  # the main process writes the ECoT shards itself
     pending, results = [], []
@@ -205,10 +224,10 @@ def build_uniprot(opts: UniprotBuildOptions, progress: Callable[[int], None] | N
         nonlocal buffer, chunk_index
         if buffer and chunk_index not in done:
             if pool is None:
-                results.append(build_chunk(chunk_index, buffer))
+                results.append(_record(out, exports, *build_chunk(chunk_index, buffer)))
             else:
                 if len(pending) >= 2 * opts.workers:  # back-pressure: parsing outruns building
-                    results.append(pending.pop(0).get())
+                    results.append(_record(out, exports, *pending.pop(0).get()))
                 pending.append(pool.apply_async(build_chunk, (chunk_index, buffer)))
         if progress and buffer:
             progress(len(buffer))
@@ -228,65 +247,23 @@ def build_uniprot(opts: UniprotBuildOptions, progress: Callable[[int], None] | N
             ecot.ecot_examples(stream(), enzymes, dr_map, sifts, transfers=transfers, per_ec=opts.per_ec, seed=opts.seed)
         )
         if pool is not None:
-            results.extend(p.get() for p in pending)
+            results.extend(_record(out, exports, *p.get()) for p in pending)
             pool.close()
     finally:
         if pool is not None:
             pool.terminate()
     ecot_stats = ChunkStats(index=0)
-    _write_subset(out, "sft/ecot", 0, [_sft_row(e) | {"ec": e.meta.get("ec")} for e in examples], "sft", ecot_stats)
+    ecot_rows = [_sft_row(e) | {"ec": e.meta.get("ec")} for e in examples]
+    exports.append(_write_subset(out, "sft/ecot", 0, ecot_rows, "sft", ecot_stats))
+    export_counts = exports.finish(lambda split: shard_rows(out, split))
 
     chunks = sorted(list(done.values()) + results, key=lambda s: s.index)
-    exports = _write_sft_exports(out, opts)
-    manifest = _manifest(opts, out, chunks, ecot_stats, skipped, exports)
+    manifest = _manifest(opts, out, chunks, ecot_stats, skipped, export_counts)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     wall = time.perf_counter() - started
     run = {"wall_time_s": round(wall, 3), "chunks_built": len(results), "chunks_resumed": len(done), "workers": opts.workers}
     (out / ".state" / "last_run.json").write_text(json.dumps(run) + "\n")
     return manifest
-
-
-def _sft_shards(out: Path, split: str) -> list[Path]:
-    return sorted((out / "sft" / "uniprot").glob(f"{split}-*.jsonl.gz")) + sorted(
-        (out / "sft" / "ecot").glob(f"{split}-*.jsonl.gz")
-    )
-
-
-def _write_sft_exports(out: Path, opts: UniprotBuildOptions) -> dict:
-    """Alpaca JSON and chat `messages` JSONL of all SFT examples, plus LLaMA-Factory's
-    dataset_info.json pointing at them."""
-    if "jsonl.gz" not in opts.formats:
-        return {}
-    info, counts = {}, {}
-    for split in SPLITS:
-        def rows(split=split):
-            for shard in _sft_shards(out, split):
-                yield from read_jsonl_gz(shard)
-
-        alpaca = out / "sft" / "alpaca" / f"{split}.json"
-        counts[f"alpaca/{split}"] = write_json_array(
-            alpaca, ({"instruction": r["instruction"], "input": r["input"], "output": r["output"]} for r in rows())
-        )
-        chat = out / "sft" / "chat" / f"{split}.jsonl"
-        counts[f"chat/{split}"] = write_jsonl(
-            chat,
-            (
-                {"id": r["id"], "messages": [
-                    {"role": "user", "content": f"{r['instruction']}\n{r['input']}".strip()},
-                    {"role": "assistant", "content": r["output"]},
-                ]}
-                for r in rows()
-            ),
-        )
-        info[f"proteinlm_sft_{split}"] = {"file_name": f"alpaca/{split}.json"}
-        info[f"proteinlm_sft_chat_{split}"] = {
-            "file_name": f"chat/{split}.jsonl",
-            "formatting": "sharegpt",
-            "columns": {"messages": "messages"},
-            "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"},
-        }
-    (out / "sft" / "dataset_info.json").write_text(json.dumps(info, indent=2) + "\n")
-    return counts
 
 
 def _sum(dicts) -> dict:

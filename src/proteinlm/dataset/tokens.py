@@ -39,6 +39,10 @@ def _smollm2_tokenizer_json() -> Path:
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # what a sequence body holds (the body pattern is [A-Z])
 
 
+def _visible(ch: str) -> bool:
+    return ch.isprintable() and not ch.isspace()
+
+
 class TokenCounter:
     """`spec`: "smollm2" (the embedded model's tokenizer), a `tokenizer.json` file or a directory
     holding one, or "none" to skip counting (the manifest then says so)."""
@@ -142,6 +146,37 @@ class TokenCounter:
                 pos = at = m.end()
         pieces.append(text[pos:])
         return pieces
+
+    def count_joined(self, rows: Sequence[Sequence[str]], sep: str = "\n") -> list[int] | None:
+        """`count([sep.join(parts) for parts in rows])`, counting each distinct part once (an SFT
+        row's input is its entry's sequence, its instruction one of a few paraphrases). Parts add
+        up exactly when counts are sums over GPT-2 pieces and every join is "\\n" between two
+        visible characters, where the regex cuts; other rows are counted whole."""
+        if self.tokenizer is None:
+            return None
+        if not (sep == "\n" and self._words_ready() and not any(sep in t for t in self._words.added)):
+            return self.count([sep.join(parts) for parts in rows])
+        memo: dict[str, int] = {}
+        totals: list[int | None] = []
+        whole: list[int] = []
+        for i, parts in enumerate(rows):
+            if all(p and _visible(p[0]) and _visible(p[-1]) for p in parts):
+                for p in parts:
+                    memo.setdefault(p, 0)
+                totals.append(None)
+            else:
+                whole.append(i)
+                totals.append(0)
+        distinct = list(memo)
+        memo = dict(zip(distinct, self.count(distinct)))
+        joins = self._words._newlines(1)
+        for i, parts in enumerate(rows):
+            if totals[i] is None:
+                totals[i] = sum(map(memo.__getitem__, parts)) + joins * (len(parts) - 1)
+        if whole:
+            for i, n in zip(whole, self.count([sep.join(rows[i]) for i in whole])):
+                totals[i] = n
+        return totals  # type: ignore[return-value]
 
     def count(self, texts: Sequence[str]) -> list[int] | None:
         """Exact token counts. Text between the sequence tags is counted as one token per residue

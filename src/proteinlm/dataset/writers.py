@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -28,13 +29,50 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def jsonl_gz_bytes(rows: Iterable[dict]) -> bytes:
+# The C string encoder behind json.dumps(..., ensure_ascii=False): '"' + escaped text + '"'.
+json_str = encode_basestring
+
+
+def json_lines(rows: Iterable[dict]) -> str:
+    """`json.dumps(row, ensure_ascii=False) + "\\n"` for every row, joined. Rows of the same keys
+    share one template; a long string that recurs (an entry's sequence in each of its SFT rows) is
+    encoded once. Values that are not strings go through json.dumps."""
+    templates: dict[tuple, str] = {}
+    memo: dict[str, str] = {}
+    out: list[str] = []
+    for row in rows:
+        keys = tuple(row)
+        template = templates.get(keys)
+        if template is None:
+            template = templates[keys] = (
+                "{" + ", ".join(json_str(k).replace("%", "%%") + ": %s" for k in keys) + "}\n"
+            )
+        values = []
+        for v in row.values():
+            if type(v) is str:
+                if len(v) > 200:
+                    e = memo.get(v)
+                    if e is None:
+                        e = memo[v] = json_str(v)
+                    values.append(e)
+                else:
+                    values.append(json_str(v))
+            else:
+                values.append("null" if v is None else json.dumps(v, ensure_ascii=False))
+        out.append(template % tuple(values))
+    return "".join(out)
+
+
+def gzip_bytes(data: bytes) -> bytes:
     raw = io.BytesIO()
     # mtime=0 and an empty file name: the gzip header is the same on every run
     with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=3) as gz:  # level 3: most of the size, a third of the time
-        for row in rows:
-            gz.write(json.dumps(row, ensure_ascii=False).encode("utf-8") + b"\n")
+        gz.write(data)
     return raw.getvalue()
+
+
+def jsonl_gz_bytes(rows: Iterable[dict]) -> bytes:
+    return gzip_bytes(json_lines(rows).encode("utf-8"))
 
 
 def write_jsonl_gz(path: Path, rows: list[dict]) -> None:

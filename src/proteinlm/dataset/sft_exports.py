@@ -1,0 +1,158 @@
+"""The SFT exports of `build uniprot`: `sft/alpaca/{split}.json` (one JSON array of
+`instruction/input/output`, what LLaMA-Factory and most SFT scripts read), `sft/chat/{split}.jsonl`
+(`messages`) and `sft/dataset_info.json`.
+
+They are written while the build runs, chunk by chunk in input order, to `.partial` files that are
+renamed into place at the end, so no second pass reads the shards back. A chunk's state records the
+files' sizes after its rows: a resumed build cuts the files back to the last recorded chunk and
+goes on from there. When that is not possible (state from an older version, files removed) the
+exports are rebuilt from the shards once the build is done.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from proteinlm.dataset.writers import json_str, read_jsonl_gz, write_json_array, write_jsonl
+
+_OPEN, _CLOSE = "[", "\n]\n"  # the alpaca array, as write_json_array writes it
+
+
+def export_parts(rows: Sequence[dict]) -> tuple[str, str]:
+    """(alpaca rows joined by ",\\n", chat lines) of SFT rows, each row exactly as json.dumps
+    (ensure_ascii=False) writes it. An entry's sequence, the input of each of its rows, is
+    encoded once."""
+    alpaca, chat = [], []
+    memo: dict[str, str] = {}
+    for r in rows:
+        instruction, inp, output = r["instruction"], r["input"], r["output"]
+        enc_input = memo.get(inp)
+        if enc_input is None:
+            enc_input = memo[inp] = json_str(inp)
+        enc_ins, enc_out = json_str(instruction), json_str(output)
+        alpaca.append(f'{{"instruction": {enc_ins}, "input": {enc_input}, "output": {enc_out}}}')
+        user = f"{instruction}\n{inp}"
+        if user.strip() == user:  # json_str(a + b) is json_str(a) and json_str(b) joined at the quotes
+            enc_user = json_str(instruction + "\n")[:-1] + enc_input[1:]
+        else:
+            enc_user = json_str(user.strip())
+        chat.append(
+            f'{{"id": {json_str(r["id"])}, "messages": [{{"role": "user", "content": {enc_user}}}, '
+            f'{{"role": "assistant", "content": {enc_out}}}]}}\n'
+        )
+    return ",\n".join(alpaca), "".join(chat)
+
+
+class SftExports:
+    """Appends export parts in chunk order to `OUT/sft/{alpaca,chat}/SPLIT.*.partial`."""
+
+    def __init__(self, out: Path, splits: Sequence[str]):
+        self.out, self.splits = out, tuple(splits)
+        self.rebuild = False  # True: rows of finished chunks are missing, rebuild from the shards
+        self.rows = {s: 0 for s in self.splits}
+
+    def _paths(self, split: str) -> tuple[Path, Path]:
+        return self.out / "sft" / "alpaca" / f"{split}.json", self.out / "sft" / "chat" / f"{split}.jsonl"
+
+    @staticmethod
+    def _partial(path: Path) -> Path:
+        return path.with_name(path.name + ".partial")
+
+    def start(self, sizes: dict[str, int] | None, rows: dict[str, int]) -> None:
+        """Begin empty (`sizes` None), or cut the files back to `sizes` (recorded by the last done
+        chunk, which wrote `rows` rows per split)."""
+        for split in self.splits:
+            for kind, path in zip(("alpaca", "chat"), self._paths(split)):
+                part = self._partial(path)
+                part.parent.mkdir(parents=True, exist_ok=True)
+                if sizes is None:
+                    part.write_text(_OPEN if kind == "alpaca" else "", encoding="utf-8")
+                    continue
+                want = sizes.get(f"{kind}/{split}")
+                if not part.exists() and path.exists():
+                    os.replace(path, part)  # a finished build run again: its final file is the prefix
+                if want is None or not part.exists() or part.stat().st_size < want:
+                    self.rebuild = True
+                    return
+                with part.open("r+b") as fh:
+                    fh.truncate(want)
+            self.rows[split] = rows.get(split, 0)
+
+    def append(self, parts: dict[str, tuple[str, str, int]]) -> dict[str, int]:
+        """Add one chunk's (alpaca, chat, rows) per split; returns the files' sizes after it."""
+        sizes: dict[str, int] = {}
+        if self.rebuild:  # no sizes: a later resume must rebuild as well
+            for split in self.splits:
+                self.rows[split] += parts.get(split, ("", "", 0))[2]
+            return sizes
+        for split in self.splits:
+            alpaca, chat, n = parts.get(split, ("", "", 0))
+            a_path, c_path = (self._partial(p) for p in self._paths(split))
+            if n:
+                with a_path.open("ab") as fh:
+                    fh.write((("\n" if self.rows[split] == 0 else ",\n") + alpaca).encode("utf-8"))
+                with c_path.open("ab") as fh:
+                    fh.write(chat.encode("utf-8"))
+            self.rows[split] += n
+            sizes[f"alpaca/{split}"] = a_path.stat().st_size if a_path.exists() else 0
+            sizes[f"chat/{split}"] = c_path.stat().st_size if c_path.exists() else 0
+        return sizes
+
+    def finish(self, shard_rows) -> dict[str, int]:
+        """Close the arrays, move the files into place, write dataset_info.json; returns row counts.
+        `shard_rows(split)` iterates the SFT rows of the shards (for a rebuild)."""
+        counts: dict[str, int] = {}
+        info: dict[str, dict] = {}
+        for split in self.splits:
+            alpaca, chat = self._paths(split)
+            if self.rebuild:
+                rows = lambda: shard_rows(split)  # noqa: E731 - read twice, streamed
+                counts[f"alpaca/{split}"] = write_json_array(
+                    alpaca, ({k: r[k] for k in ("instruction", "input", "output")} for r in rows())
+                )
+                counts[f"chat/{split}"] = write_jsonl(chat, _chat_rows(rows()))
+            else:
+                with self._partial(alpaca).open("ab") as fh:
+                    fh.write(_CLOSE.encode())
+                os.replace(self._partial(alpaca), alpaca)
+                os.replace(self._partial(chat), chat)
+                counts[f"alpaca/{split}"] = counts[f"chat/{split}"] = self.rows[split]
+            info[f"proteinlm_sft_{split}"] = {"file_name": f"alpaca/{split}.json"}
+            info[f"proteinlm_sft_chat_{split}"] = {
+                "file_name": f"chat/{split}.jsonl",
+                "formatting": "sharegpt",
+                "columns": {"messages": "messages"},
+                "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"},
+            }
+        for split in self.splits:  # a rebuild leaves no partial files behind
+            for path in self._paths(split):
+                self._partial(path).unlink(missing_ok=True)
+        (self.out / "sft" / "dataset_info.json").write_text(json.dumps(info, indent=2) + "\n")
+        return counts
+
+
+def _chat_rows(rows) -> Iterator[dict]:
+    for r in rows:
+        yield {"id": r["id"], "messages": [
+            {"role": "user", "content": f"{r['instruction']}\n{r['input']}".strip()},
+            {"role": "assistant", "content": r["output"]},
+        ]}
+
+
+def shard_rows(out: Path, split: str) -> Iterator[dict]:
+    """The SFT rows of a build's shards (UniProt tasks, then ECoT) in order, from JSONL.gz or,
+    for a Parquet-only build, Parquet."""
+    for subset in ("uniprot", "ecot"):
+        folder = out / "sft" / subset
+        shards = sorted(folder.glob(f"{split}-*.jsonl.gz"))
+        if shards:
+            for shard in shards:
+                yield from read_jsonl_gz(shard)
+            continue
+        import pyarrow.parquet as pq
+
+        for shard in sorted(folder.glob(f"{split}-*.parquet")):
+            yield from pq.read_table(shard).to_pylist()
