@@ -122,18 +122,23 @@ def _write_subset(
 
 def build_chunk(index: int, entries: list[ProteinEntry]) -> tuple[ChunkStats, dict]:
     from proteinlm.dataset.instruct.uniprot_tasks import entry_instructions
-    from proteinlm.dataset.pretrain.swissprot import entry_document
+    from proteinlm.dataset.pretrain.swissprot import entry_document, section_texts
+    from proteinlm.dataset.seqtext import seq_to_text
 
     opts: UniprotBuildOptions = _worker["opts"]
     out = Path(opts.out)
     tags = (opts.seq_open, opts.seq_close)
     stats = ChunkStats(index, entries=len(entries))
-    docs = [_doc_row(entry_document(e, seq_tags=tags, seq_sep=opts.seq_sep)) for e in entries]
-    sft = [
-        _sft_row(i)
-        for e in entries
-        for i in entry_instructions(e, tasks=opts.tasks, seq_tags=tags, seq_sep=opts.seq_sep)
-    ]
+    docs, sft = [], []
+    for e in entries:
+        # the cleaned topic texts and the sequence text are made once, for the document and the tasks
+        sections = section_texts(e)
+        seq = seq_to_text(e.sequence, open_tag=tags[0], close_tag=tags[1], sep=opts.seq_sep) if e.sequence else None
+        docs.append(_doc_row(entry_document(e, seq_tags=tags, seq_sep=opts.seq_sep, sections=sections, seq_text=seq)))
+        sft += [
+            _sft_row(i)
+            for i in entry_instructions(e, tasks=opts.tasks, seq_tags=tags, seq_sep=opts.seq_sep, sections=sections, seq_text=seq)
+        ]
     _write_subset(out, "pretrain/swissprot", index, docs, "text", stats)
     return stats, _write_subset(out, "sft/uniprot", index, sft, "sft", stats)
 

@@ -105,10 +105,13 @@ def entry_instructions(
     tasks: Iterable[str] | None = None,
     seq_tags: tuple[str, str] = ("<seq>", "</seq>"),
     seq_sep: str = " ",
+    sections: dict[str, tuple[str, ...]] | None = None,
+    seq_text: str | None = None,
 ) -> list[Instruction]:
     """One Instruction per requested task whose topic the entry has (all tasks by default).
 
     An entry without a sequence gives none: the sequence is the whole input of every task.
+    `sections` (`section_texts(entry)`) and `seq_text` may be given when already computed.
     """
     from proteinlm.dataset.seqtext import seq_to_text  # sibling helper, imported when used
 
@@ -119,11 +122,13 @@ def entry_instructions(
     if not entry.sequence:
         return []
     acc = entry.accession
-    seq = seq_to_text(entry.sequence, open_tag=seq_tags[0], close_tag=seq_tags[1], sep=seq_sep)
+    seq = seq_text if seq_text is not None else seq_to_text(
+        entry.sequence, open_tag=seq_tags[0], close_tag=seq_tags[1], sep=seq_sep
+    )
     out = []
     for task in names:
         topic = TASKS[task]
-        texts = topic_texts(entry, topic)
+        texts = sections.get(topic) if sections is not None else topic_texts(entry, topic)
         if not texts:
             continue
         prompts = PROMPTS[task]

@@ -142,7 +142,9 @@ def clean_text(text: str) -> str:
     A flat-file "Note=" field marker (DISEASE, SUBCELLULAR LOCATION), if a parser kept it, is
     dropped: the note reads as the next sentence of the paragraph.
     """
-    return " ".join(_NOTE.sub("", text).split())
+    if "Note=" in text:  # the look-behind regex is slow: run it only where it can match
+        text = _NOTE.sub("", text)
+    return " ".join(text.split())
 
 
 def _sentence(text: str) -> str:
@@ -158,6 +160,12 @@ def join_texts(texts: Sequence[str]) -> str:
 def topic_texts(entry: ProteinEntry, topic: str) -> tuple[str, ...]:
     """The topic's non-empty texts, whitespace-normalised (empty tuple if the entry lacks it)."""
     return tuple(t for t in (clean_text(x) for x in entry.comments.get(topic, ()) if x) if t)
+
+
+def section_texts(entry: ProteinEntry) -> dict[str, tuple[str, ...]]:
+    """`topic_texts` of every section topic the entry has: computed once, shared by the document
+    and the SFT tasks of an entry."""
+    return {topic: texts for topic in SECTIONS if topic in entry.comments and (texts := topic_texts(entry, topic))}
 
 
 _REACTION_FIELD = re.compile(r";\s*(?:Xref|EC|Evidence|PhysiologicalDirection)=")
@@ -242,17 +250,24 @@ def entry_document(
     *,
     seq_tags: tuple[str, str] = ("<seq>", "</seq>"),
     seq_sep: str = " ",
+    sections: dict[str, tuple[str, ...]] | None = None,
+    seq_text: str | None = None,
 ) -> Document:
-    """The pretraining document of one entry; deterministic in the entry's content."""
+    """The pretraining document of one entry; deterministic in the entry's content.
+    `sections` (`section_texts(entry)`) and `seq_text` may be given when already computed."""
     from proteinlm.dataset.seqtext import seq_to_text  # sibling helper, imported when used
 
     acc = entry.accession
     paragraphs = [INTROS[stable_index(f"{acc}:intro", len(INTROS))](intro_fields(entry))]
     if entry.sequence:  # a TSV download may lack the Sequence column; the text is still useful
-        paragraphs.append(seq_to_text(entry.sequence, open_tag=seq_tags[0], close_tag=seq_tags[1], sep=seq_sep))
+        if seq_text is None:
+            seq_text = seq_to_text(entry.sequence, open_tag=seq_tags[0], close_tag=seq_tags[1], sep=seq_sep)
+        paragraphs.append(seq_text)
+    if sections is None:
+        sections = section_texts(entry)
     topics = []
     for topic in SECTIONS:
-        texts = topic_texts(entry, topic)
+        texts = sections.get(topic)
         if texts:
             paragraphs.append(topic_paragraph(topic, texts, f"{acc}:{topic}"))
             topics.append(topic)
