@@ -21,12 +21,13 @@ flat-file wording from its elements and then goes through the same cleaning.
 
 from __future__ import annotations
 
-import gzip
 import io
 import re
 import zlib
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator, TextIO
+
+from isal import igzip, isal_zlib
 
 from proteinlm.errors import RecordError, SourceError
 
@@ -46,7 +47,7 @@ def report(on_error: OnError | None, where: str, reason: str, acc: str | None) -
 
 
 # Errors that mean "the file cannot be read" (truncated gzip, I/O failure): they stop a build.
-READ_ERRORS = (OSError, EOFError, zlib.error)
+READ_ERRORS = (OSError, EOFError, zlib.error, isal_zlib.error)
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -60,7 +61,9 @@ def open_binary(path: str | Path) -> BinaryIO:
         with open(path, "rb") as fh:
             magic = fh.read(2)
         if magic == GZIP_MAGIC:
-            return gzip.open(path, "rb")  # type: ignore[return-value]
+            # ISA-L's inflate (python-isal) reads ~2-3x faster than zlib's: the input of a
+            # Swiss-Prot or PubMed build is gigabytes of gzip
+            return igzip.open(path, "rb")  # type: ignore[return-value]
         return open(path, "rb", buffering=1 << 20)
     except READ_ERRORS as exc:
         raise SourceError(f"{path}: cannot open: {exc}") from exc
