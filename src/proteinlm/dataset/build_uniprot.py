@@ -102,13 +102,16 @@ def _write_subset(
     for split, part in by_split.items():
         name = f"{subset}/{split}"
         stats.rows[name] = len(part)
+        memo = _worker["memo"]  # counts of an entry's sequence text, shared by its document and tasks
         if key == "sft":  # counted as the SFT text "instruction\ninput\noutput"
-            counts = _worker["tokens"].count_joined([(r["instruction"], r["input"], r["output"]) for r in part])
+            counts = _worker["tokens"].count_joined(
+                [(r["instruction"], r["input"], r["output"]) for r in part], memo=memo
+            )
             for r in part:
                 stats.tasks[f"{r['task']}/{split}"] = stats.tasks.get(f"{r['task']}/{split}", 0) + 1
             exports[split] = (*export_parts(part), len(part))
-        else:
-            counts = _worker["tokens"].count([r[key] for r in part])
+        else:  # documents: paragraphs joined by blank lines
+            counts = _worker["tokens"].count_joined([r[key].split("\n\n") for r in part], "\n\n", memo)
         stats.tokens[name] = sum(counts) if counts is not None else None
         if not part:
             continue
@@ -129,6 +132,7 @@ def build_chunk(index: int, entries: list[ProteinEntry]) -> tuple[ChunkStats, di
     out = Path(opts.out)
     tags = (opts.seq_open, opts.seq_close)
     stats = ChunkStats(index, entries=len(entries))
+    _worker["memo"] = {}
     docs, sft = [], []
     for e in entries:
         # the cleaned topic texts and the sequence text are made once, for the document and the tasks
@@ -258,6 +262,7 @@ def build_uniprot(opts: UniprotBuildOptions, progress: Callable[[int], None] | N
         if pool is not None:
             pool.terminate()
     ecot_stats = ChunkStats(index=0)
+    _worker["memo"] = {}
     ecot_rows = [_sft_row(e) | {"ec": e.meta.get("ec")} for e in examples]
     exports.append(_write_subset(out, "sft/ecot", 0, ecot_rows, "sft", ecot_stats))
     export_counts = exports.finish(lambda split: shard_rows(out, split))

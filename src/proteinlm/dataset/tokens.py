@@ -147,36 +147,39 @@ class TokenCounter:
         pieces.append(text[pos:])
         return pieces
 
-    def count_joined(self, rows: Sequence[Sequence[str]], sep: str = "\n") -> list[int] | None:
-        """`count([sep.join(parts) for parts in rows])`, counting each distinct part once (an SFT
-        row's input is its entry's sequence, its instruction one of a few paraphrases). Parts add
-        up exactly when counts are sums over GPT-2 pieces and every join is "\\n" between two
-        visible characters, where the regex cuts; other rows are counted whole."""
+    def count_joined(
+        self, rows: Sequence[Sequence[str]], sep: str = "\n", memo: dict[str, int] | None = None
+    ) -> list[int] | None:
+        """`count([sep.join(parts) for parts in rows])`, counting each distinct part once: an SFT
+        row's input is its entry's sequence (also a paragraph of its document), its instruction
+        one of a few paraphrases. `memo` (part -> count) may be shared between calls. Parts add up
+        exactly when counts are sums over GPT-2 pieces and every join is a run of newlines between
+        two visible characters, which the regex cuts the same way whatever surrounds it (see
+        `_newlines`); other rows are counted whole."""
         if self.tokenizer is None:
             return None
-        if not (sep == "\n" and self._words_ready() and not any(sep in t for t in self._words.added)):
+        plain_sep = bool(sep) and not sep.strip("\n")
+        if not (plain_sep and self._words_ready() and not any("\n" in t for t in self._words.added)):
             return self.count([sep.join(parts) for parts in rows])
-        memo: dict[str, int] = {}
-        totals: list[int | None] = []
+        memo = {} if memo is None else memo
+        todo: dict[str, None] = {}
         whole: list[int] = []
         for i, parts in enumerate(rows):
             if all(p and _visible(p[0]) and _visible(p[-1]) for p in parts):
                 for p in parts:
-                    memo.setdefault(p, 0)
-                totals.append(None)
+                    if p not in memo:
+                        todo[p] = None
             else:
                 whole.append(i)
-                totals.append(0)
-        distinct = list(memo)
-        memo = dict(zip(distinct, self.count(distinct)))
-        joins = self._words._newlines(1)
-        for i, parts in enumerate(rows):
-            if totals[i] is None:
-                totals[i] = sum(map(memo.__getitem__, parts)) + joins * (len(parts) - 1)
+        memo.update(zip(todo, self.count(list(todo))))
+        joins = self._words._newlines(len(sep))
+        get = memo.__getitem__
+        skip = set(whole)
+        totals = [0 if i in skip else sum(map(get, parts)) + joins * (len(parts) - 1) for i, parts in enumerate(rows)]
         if whole:
             for i, n in zip(whole, self.count([sep.join(rows[i]) for i in whole])):
                 totals[i] = n
-        return totals  # type: ignore[return-value]
+        return totals
 
     def count(self, texts: Sequence[str]) -> list[int] | None:
         """Exact token counts. Text between the sequence tags is counted as one token per residue
