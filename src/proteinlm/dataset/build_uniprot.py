@@ -20,7 +20,7 @@ from typing import Callable, Iterator
 
 from proteinlm import __version__
 from proteinlm.dataset.sft_exports import SftExports, export_parts, shard_rows
-from proteinlm.dataset.writers import file_info, split_of, write_jsonl_gz, write_parquet
+from proteinlm.dataset.writers import file_info, json_lines, split_of, write_jsonl_gz, write_parquet
 from proteinlm.errors import ProteinLMError, RecordError
 from proteinlm.records import Instruction, ProteinEntry
 
@@ -109,7 +109,9 @@ def _write_subset(
             )
             for r in part:
                 stats.tasks[f"{r['task']}/{split}"] = stats.tasks.get(f"{r['task']}/{split}", 0) + 1
-            exports[split] = (*export_parts(part), len(part))
+            encoded: list[dict] = []
+            lines = json_lines(part, repeated=("input",), keep=encoded)
+            exports[split] = (*export_parts(part, encoded), len(part))
         else:  # documents: paragraphs joined by blank lines
             counts = _worker["tokens"].count_joined([r[key].split("\n\n") for r in part], "\n\n", memo)
         stats.tokens[name] = sum(counts) if counts is not None else None
@@ -117,7 +119,7 @@ def _write_subset(
             continue
         base = out / subset / f"{split}-{index:05d}"
         if "jsonl.gz" in opts.formats:
-            write_jsonl_gz(base.with_name(base.name + ".jsonl.gz"), part)
+            write_jsonl_gz(base.with_name(base.name + ".jsonl.gz"), lines if key == "sft" else part)
         if "parquet" in opts.formats:
             write_parquet(base.with_name(base.name + ".parquet"), part)
     return exports

@@ -16,31 +16,30 @@ import os
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from proteinlm.dataset.writers import json_str, read_jsonl_gz, write_json_array, write_jsonl
+from proteinlm.dataset.writers import json_lines, json_str, read_jsonl_gz, write_json_array, write_jsonl
 
 _OPEN, _CLOSE = "[", "\n]\n"  # the alpaca array, as write_json_array writes it
 
 
-def export_parts(rows: Sequence[dict]) -> tuple[str, str]:
+def export_parts(rows: Sequence[dict], encoded: Sequence[dict] | None = None) -> tuple[str, str]:
     """(alpaca rows joined by ",\\n", chat lines) of SFT rows, each row exactly as json.dumps
-    (ensure_ascii=False) writes it. An entry's sequence, the input of each of its rows, is
-    encoded once."""
+    (ensure_ascii=False) writes it. `encoded`: the rows' values already JSON-encoded by
+    `json_lines(rows, keep=...)` (the shards), so that no text is encoded twice."""
+    if encoded is None:
+        encoded = []
+        json_lines(rows, repeated=("input",), keep=encoded)
     alpaca, chat = [], []
-    memo: dict[str, str] = {}
-    for r in rows:
-        instruction, inp, output = r["instruction"], r["input"], r["output"]
-        enc_input = memo.get(inp)
-        if enc_input is None:
-            enc_input = memo[inp] = json_str(inp)
-        enc_ins, enc_out = json_str(instruction), json_str(output)
+    for r, e in zip(rows, encoded):
+        enc_ins, enc_input, enc_out = e["instruction"], e["input"], e["output"]
         alpaca.append(f'{{"instruction": {enc_ins}, "input": {enc_input}, "output": {enc_out}}}')
+        instruction, inp = r["instruction"], r["input"]
         user = f"{instruction}\n{inp}"
         if user.strip() == user:  # json_str(a + b) is json_str(a) and json_str(b) joined at the quotes
-            enc_user = json_str(instruction + "\n")[:-1] + enc_input[1:]
+            enc_user = enc_ins[:-1] + "\\n" + enc_input[1:]
         else:
             enc_user = json_str(user.strip())
         chat.append(
-            f'{{"id": {json_str(r["id"])}, "messages": [{{"role": "user", "content": {enc_user}}}, '
+            f'{{"id": {e["id"]}, "messages": [{{"role": "user", "content": {enc_user}}}, '
             f'{{"role": "assistant", "content": {enc_out}}}]}}\n'
         )
     return ",\n".join(alpaca), "".join(chat)

@@ -39,8 +39,11 @@ def _smollm2_tokenizer_json() -> Path:
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # what a sequence body holds (the body pattern is [A-Z])
 
 
+_VISIBLE_ASCII = frozenset(map(chr, range(33, 127)))
+
+
 def _visible(ch: str) -> bool:
-    return ch.isprintable() and not ch.isspace()
+    return ch in _VISIBLE_ASCII or (ch > "\x7f" and ch.isprintable() and not ch.isspace())
 
 
 class TokenCounter:
@@ -165,12 +168,14 @@ class TokenCounter:
         todo: dict[str, None] = {}
         whole: list[int] = []
         for i, parts in enumerate(rows):
-            if all(p and _visible(p[0]) and _visible(p[-1]) for p in parts):
-                for p in parts:
-                    if p not in memo:
-                        todo[p] = None
-            else:
-                whole.append(i)
+            for p in parts:  # memo and todo hold only parts with visible ends
+                if p in memo or p in todo:
+                    continue
+                if p and _visible(p[0]) and _visible(p[-1]):
+                    todo[p] = None
+                else:
+                    whole.append(i)
+                    break
         memo.update(zip(todo, self.count(list(todo))))
         joins = self._words._newlines(len(sep))
         get = memo.__getitem__

@@ -13,7 +13,7 @@ import json
 import os
 from json.encoder import encode_basestring
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 from isal import igzip
 
@@ -33,10 +33,18 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 json_str = encode_basestring
 
 
-def json_lines(rows: Iterable[dict]) -> str:
+def json_value(v) -> str:
+    """`json.dumps(v, ensure_ascii=False)`, with strings encoded straight by the C encoder."""
+    if type(v) is str:
+        return json_str(v)
+    return "null" if v is None else json.dumps(v, ensure_ascii=False)
+
+
+def json_lines(rows: Iterable[dict], repeated: Sequence[str] = (), keep: list | None = None) -> str:
     """`json.dumps(row, ensure_ascii=False) + "\\n"` for every row, joined. Rows of the same keys
-    share one template; a long string that recurs (an entry's sequence in each of its SFT rows) is
-    encoded once. Values that are not strings go through json.dumps."""
+    share one template; the values of the `repeated` keys (an entry's sequence, the input of each
+    of its SFT rows) are encoded once per distinct value. `keep`, when given, receives each row's
+    encoded values (key -> JSON text) for writing the same rows in another layout."""
     templates: dict[tuple, str] = {}
     memo: dict[str, str] = {}
     out: list[str] = []
@@ -48,18 +56,17 @@ def json_lines(rows: Iterable[dict]) -> str:
                 "{" + ", ".join(json_str(k).replace("%", "%%") + ": %s" for k in keys) + "}\n"
             )
         values = []
-        for v in row.values():
-            if type(v) is str:
-                if len(v) > 200:
-                    e = memo.get(v)
-                    if e is None:
-                        e = memo[v] = json_str(v)
-                    values.append(e)
-                else:
-                    values.append(json_str(v))
+        for k, v in row.items():
+            if k in repeated and type(v) is str:
+                e = memo.get(v)
+                if e is None:
+                    e = memo[v] = json_str(v)
+                values.append(e)
             else:
-                values.append("null" if v is None else json.dumps(v, ensure_ascii=False))
+                values.append(json_str(v) if type(v) is str else json_value(v))
         out.append(template % tuple(values))
+        if keep is not None:
+            keep.append(dict(zip(keys, values)))
     return "".join(out)
 
 
@@ -73,8 +80,9 @@ def jsonl_gz_bytes(rows: Iterable[dict]) -> bytes:
     return gzip_bytes(json_lines(rows).encode("utf-8"))
 
 
-def write_jsonl_gz(path: Path, rows: list[dict]) -> None:
-    write_bytes_atomic(path, jsonl_gz_bytes(rows))
+def write_jsonl_gz(path: Path, rows: list[dict] | str) -> None:
+    """Rows, or their JSON lines already made by `json_lines`, as a gzip shard."""
+    write_bytes_atomic(path, gzip_bytes((rows if isinstance(rows, str) else json_lines(rows)).encode("utf-8")))
 
 
 def write_parquet(path: Path, rows: list[dict]) -> None:
