@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from functools import lru_cache
 from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -146,6 +147,7 @@ def stable_fraction(key: str, seed: int = 0) -> float:
     return int.from_bytes(h, "big") / 2**64
 
 
+@lru_cache(maxsize=1 << 16)  # a protein's document and its tasks ask in turn
 def split_of(accession: str, val_fraction: float, seed: int = 0) -> str:
     """Train/validation by accession hash, so a protein never lands in both."""
     return "validation" if stable_fraction(accession, seed) < val_fraction else "train"
