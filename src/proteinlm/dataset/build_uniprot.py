@@ -91,7 +91,7 @@ def _sft_row(ins: Instruction) -> dict:
 
 def _write_subset(
     out: Path, subset: str, index: int, rows: list[dict], key: str, stats: ChunkStats
-) -> dict[str, tuple[str, str, int]]:
+) -> dict[str, tuple[bytes, bytes, int]]:
     """Write one chunk of a subset, split by accession, in every requested format; for SFT rows,
     return their export parts per split."""
     opts: UniprotBuildOptions = _worker["opts"]

@@ -21,10 +21,11 @@ from proteinlm.dataset.writers import json_lines, json_str, read_jsonl_gz, write
 _OPEN, _CLOSE = "[", "\n]\n"  # the alpaca array, as write_json_array writes it
 
 
-def export_parts(rows: Sequence[dict], encoded: Sequence[dict] | None = None) -> tuple[str, str]:
-    """(alpaca rows joined by ",\\n", chat lines) of SFT rows, each row exactly as json.dumps
-    (ensure_ascii=False) writes it. `encoded`: the rows' values already JSON-encoded by
-    `json_lines(rows, keep=...)` (the shards), so that no text is encoded twice."""
+def export_parts(rows: Sequence[dict], encoded: Sequence[dict] | None = None) -> tuple[bytes, bytes]:
+    """(alpaca rows joined by ",\\n", chat lines) of SFT rows as UTF-8, each row exactly as
+    json.dumps (ensure_ascii=False) writes it. `encoded`: the rows' values already JSON-encoded by
+    `json_lines(rows, keep=...)` (the shards), so that no text is encoded twice. Made in the
+    worker that built the rows; the main process only appends the bytes."""
     if encoded is None:
         encoded = []
         json_lines(rows, repeated=("input",), keep=encoded)
@@ -42,7 +43,7 @@ def export_parts(rows: Sequence[dict], encoded: Sequence[dict] | None = None) ->
             f'{{"id": {e["id"]}, "messages": [{{"role": "user", "content": {enc_user}}}, '
             f'{{"role": "assistant", "content": {enc_out}}}]}}\n'
         )
-    return ",\n".join(alpaca), "".join(chat)
+    return ",\n".join(alpaca).encode("utf-8"), "".join(chat).encode("utf-8")
 
 
 class SftExports:
@@ -80,21 +81,21 @@ class SftExports:
                     fh.truncate(want)
             self.rows[split] = rows.get(split, 0)
 
-    def append(self, parts: dict[str, tuple[str, str, int]]) -> dict[str, int]:
+    def append(self, parts: dict[str, tuple[bytes, bytes, int]]) -> dict[str, int]:
         """Add one chunk's (alpaca, chat, rows) per split; returns the files' sizes after it."""
         sizes: dict[str, int] = {}
         if self.rebuild:  # no sizes: a later resume must rebuild as well
             for split in self.splits:
-                self.rows[split] += parts.get(split, ("", "", 0))[2]
+                self.rows[split] += parts.get(split, (b"", b"", 0))[2]
             return sizes
         for split in self.splits:
-            alpaca, chat, n = parts.get(split, ("", "", 0))
+            alpaca, chat, n = parts.get(split, (b"", b"", 0))
             a_path, c_path = (self._partial(p) for p in self._paths(split))
             if n:
                 with a_path.open("ab") as fh:
-                    fh.write((("\n" if self.rows[split] == 0 else ",\n") + alpaca).encode("utf-8"))
+                    fh.write((b"\n" if self.rows[split] == 0 else b",\n") + alpaca)
                 with c_path.open("ab") as fh:
-                    fh.write(chat.encode("utf-8"))
+                    fh.write(chat)
             self.rows[split] += n
             sizes[f"alpaca/{split}"] = a_path.stat().st_size if a_path.exists() else 0
             sizes[f"chat/{split}"] = c_path.stat().st_size if c_path.exists() else 0
