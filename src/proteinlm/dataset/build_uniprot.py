@@ -2,10 +2,13 @@
 SFT tasks and Enzyme Chain-of-Thought examples, as shards with a manifest.
 
 Work is cut into chunks of `shard_entries` consecutive entries; chunk k writes shard k of every
-output, so the files do not depend on the number of workers. A chunk's files are renamed into place
-and its SFT rows appended to the exports (`sft_exports.py`) before the main process writes its
-record in `.state/`, in chunk order: a killed build resumes at the first unrecorded chunk (earlier
-chunks are re-parsed, not rebuilt, because ECoT sampling must see every entry).
+output, so the files do not depend on the number of workers. The main process cuts flat files into
+entry pieces and the chunk's worker parses them (`uniprot_chunks.py`); XML and TSV entries are
+parsed in the main process. A protein whose accession an earlier entry's AC line already named
+(the same entries given as .dat and .xml) is skipped before parsing. A chunk's files are renamed
+into place and its SFT rows appended to the exports (`sft_exports.py`) before the main process
+writes its record in `.state/`, in chunk order: a killed build resumes at the first unrecorded
+chunk (earlier chunks are parsed again, not rebuilt, because ECoT sampling must see every entry).
 """
 
 from __future__ import annotations
@@ -19,12 +22,19 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from proteinlm import __version__
-from proteinlm.dataset.sft_exports import SftExports, export_parts, shard_rows
-from proteinlm.dataset.writers import file_info, json_lines, split_of, write_jsonl_gz, write_parquet
+from proteinlm.dataset.sft_exports import SftExports, shard_rows
+from proteinlm.dataset.uniprot_chunks import (
+    SPLITS,
+    ChunkResult,
+    ChunkStats,
+    Item,
+    init_worker,
+    run_chunk,
+    sft_row,
+    write_subset,
+)
+from proteinlm.dataset.writers import file_info
 from proteinlm.errors import ProteinLMError, RecordError
-from proteinlm.records import Instruction, ProteinEntry
-
-SPLITS = ("train", "validation")
 
 
 @dataclass
@@ -51,102 +61,6 @@ class UniprotBuildOptions:
         d.pop("workers")
         d["formats"] = list(self.formats)
         return d
-
-
-@dataclass
-class ChunkStats:
-    index: int
-    entries: int = 0
-    rows: dict[str, int] = field(default_factory=dict)  # "pretrain/swissprot/train" -> rows
-    tokens: dict[str, int] = field(default_factory=dict)
-    tasks: dict[str, int] = field(default_factory=dict)  # "function/train" -> rows
-    exports: dict[str, int] = field(default_factory=dict)  # "alpaca/train" -> file size after this chunk
-
-
-# ------------------------------------------------------------------------------- chunk work
-_worker: dict = {}
-
-
-def _init_worker(opts: UniprotBuildOptions) -> None:
-    from proteinlm.dataset.tokens import TokenCounter
-
-    _worker["opts"] = opts
-    _worker["tokens"] = TokenCounter(opts.tokenizer, (opts.seq_open, opts.seq_close), opts.seq_sep)
-
-
-def _doc_row(doc) -> dict:
-    return {"id": doc.id, "text": doc.text, "source": doc.subset, "accession": doc.meta.get("accession")}
-
-
-def _sft_row(ins: Instruction) -> dict:
-    return {
-        "id": ins.id,
-        "task": ins.task,
-        "instruction": ins.instruction,
-        "input": ins.input,
-        "output": ins.output,
-        "accession": ins.meta.get("accession"),
-    }
-
-
-def _write_subset(
-    out: Path, subset: str, index: int, rows: list[dict], key: str, stats: ChunkStats
-) -> dict[str, tuple[bytes, bytes, int]]:
-    """Write one chunk of a subset, split by accession, in every requested format; for SFT rows,
-    return their export parts per split."""
-    opts: UniprotBuildOptions = _worker["opts"]
-    by_split: dict[str, list[dict]] = {s: [] for s in SPLITS}
-    for row in rows:
-        by_split[split_of(row["accession"] or row["id"], opts.val_fraction, opts.seed)].append(row)
-    exports = {}
-    for split, part in by_split.items():
-        name = f"{subset}/{split}"
-        stats.rows[name] = len(part)
-        memo = _worker["memo"]  # counts of an entry's sequence text, shared by its document and tasks
-        if key == "sft":  # counted as the SFT text "instruction\ninput\noutput"
-            counts = _worker["tokens"].count_joined(
-                [(r["instruction"], r["input"], r["output"]) for r in part], memo=memo
-            )
-            for r in part:
-                stats.tasks[f"{r['task']}/{split}"] = stats.tasks.get(f"{r['task']}/{split}", 0) + 1
-            encoded: list[dict] = []
-            lines = json_lines(part, repeated=("input",), keep=encoded)
-            exports[split] = (*export_parts(part, encoded), len(part))
-        else:  # documents: paragraphs joined by blank lines
-            counts = _worker["tokens"].count_joined([r[key].split("\n\n") for r in part], "\n\n", memo)
-        stats.tokens[name] = sum(counts) if counts is not None else None
-        if not part:
-            continue
-        base = out / subset / f"{split}-{index:05d}"
-        if "jsonl.gz" in opts.formats:
-            write_jsonl_gz(base.with_name(base.name + ".jsonl.gz"), lines if key == "sft" else part)
-        if "parquet" in opts.formats:
-            write_parquet(base.with_name(base.name + ".parquet"), part)
-    return exports
-
-
-def build_chunk(index: int, entries: list[ProteinEntry]) -> tuple[ChunkStats, dict]:
-    from proteinlm.dataset.instruct.uniprot_tasks import entry_instructions
-    from proteinlm.dataset.pretrain.swissprot import entry_document, section_texts
-    from proteinlm.dataset.seqtext import seq_to_text
-
-    opts: UniprotBuildOptions = _worker["opts"]
-    out = Path(opts.out)
-    tags = (opts.seq_open, opts.seq_close)
-    stats = ChunkStats(index, entries=len(entries))
-    _worker["memo"] = {}
-    docs, sft = [], []
-    for e in entries:
-        # the cleaned topic texts and the sequence text are made once, for the document and the tasks
-        sections = section_texts(e)
-        seq = seq_to_text(e.sequence, open_tag=tags[0], close_tag=tags[1], sep=opts.seq_sep) if e.sequence else None
-        docs.append(_doc_row(entry_document(e, seq_tags=tags, seq_sep=opts.seq_sep, sections=sections, seq_text=seq)))
-        sft += [
-            _sft_row(i)
-            for i in entry_instructions(e, tasks=opts.tasks, seq_tags=tags, seq_sep=opts.seq_sep, sections=sections, seq_text=seq)
-        ]
-    _write_subset(out, "pretrain/swissprot", index, docs, "text", stats)
-    return stats, _write_subset(out, "sft/uniprot", index, sft, "sft", stats)
 
 
 def _record(out: Path, exports: SftExports, stats: ChunkStats, parts: dict) -> ChunkStats:
@@ -190,14 +104,28 @@ def _check_state(out: Path, opts: UniprotBuildOptions) -> dict[int, ChunkStats]:
     return done
 
 
-def _entries(opts: UniprotBuildOptions, skipped: list[str]) -> Iterator[ProteinEntry]:
+def _items(opts: UniprotBuildOptions, skipped: list[str]) -> Iterator[Item]:
+    """The build's items in input order: flat-file pieces (parsed by the chunk's worker) and XML/TSV
+    entries (parsed here). The same protein from two inputs (e.g. a .dat and an .xml) is kept once:
+    an item whose accession an earlier one had is skipped and reported to `skipped`."""
     from proteinlm.sources import uniprot
 
     def on_error(err: RecordError) -> None:
         skipped.append(str(err))
 
-    seen: set[str] = set()  # the same protein from two inputs (e.g. a .dat and an .xml) is kept once
+    seen: set[str] = set()
     for path in opts.inputs:
+        if uniprot.guess_format(path) == "flat":
+            name = str(path)
+            for text, line in uniprot.flat_pieces(path):
+                acc = uniprot.piece_accession(text)
+                if acc is not None and acc in seen:
+                    skipped.append(f"{name}:{line}: duplicate accession {acc} (kept the first)")
+                    continue
+                if acc is not None:
+                    seen.add(acc)
+                yield name, text, line
+            continue
         for entry in uniprot.parse(path, on_error=on_error):
             if entry.accession in seen:
                 skipped.append(f"{entry.source}: duplicate accession {entry.accession} (kept the first)")
@@ -225,48 +153,63 @@ def build_uniprot(opts: UniprotBuildOptions, progress: Callable[[int], None] | N
     sifts = ecot.load_sifts_enzyme(opts.sifts_enzyme) if opts.sifts_enzyme else None
 
     exports = _start_exports(out, done)
-    pool = mp.get_context("spawn").Pool(opts.workers, _init_worker, (opts,)) if opts.workers > 1 else None
-    _init_worker(opts)  # the main process writes the ECoT shards itself
-    pending, results = [], []
-    buffer: list[ProteinEntry] = []
-    chunk_index = 0
+    mapped = frozenset(dr_map) | frozenset(sifts or ())  # accessions that can get an EC from ENZYME/SIFTS
+    pool = mp.get_context("spawn").Pool(opts.workers, init_worker, (opts, mapped)) if opts.workers > 1 else None
+    init_worker(opts, mapped)  # the main process writes the ECoT shards itself
+    pending: list[tuple] = []
+    results: list[ChunkStats] = []
 
-    def flush() -> None:
-        nonlocal buffer, chunk_index
-        if buffer and chunk_index not in done:
-            if pool is None:
-                results.append(_record(out, exports, *build_chunk(chunk_index, buffer)))
-            else:
-                if len(pending) >= 2 * opts.workers:  # back-pressure: parsing outruns building
-                    results.append(_record(out, exports, *pending.pop(0).get()))
-                pending.append(pool.apply_async(build_chunk, (chunk_index, buffer)))
-        if progress and buffer:
-            progress(len(buffer))
-        buffer, chunk_index = [], chunk_index + 1
+    def handle(result: ChunkResult, messages: list[str]) -> list:
+        """In chunk order: the chunk's skipped records, its state and exports; its ECoT candidates."""
+        skipped.extend(messages)
+        skipped.extend(result.skipped)
+        if result.stats is not None:
+            results.append(_record(out, exports, result.stats, result.exports))
+        return result.candidates
 
-    def stream() -> Iterator[ProteinEntry]:
-        # ECoT sampling needs every entry; chunking rides along as the entries pass.
-        for entry in _entries(opts, skipped):
-            buffer.append(entry)
+    def submit(index: int, items: list[Item], messages: list[str]) -> Iterator:
+        build = index not in done  # a done chunk is parsed again for its ECoT candidates only
+        if pool is None:
+            yield from handle(run_chunk(index, items, build), messages)
+        else:
+            while len(pending) >= 2 * opts.workers:  # back-pressure: cutting outruns the workers
+                job, msgs = pending.pop(0)
+                yield from handle(job.get(), msgs)
+            pending.append((pool.apply_async(run_chunk, (index, items, build)), messages))
+        if progress:
+            progress(len(items))
+
+    def candidates() -> Iterator:
+        # ECoT sampling needs every entry; the workers send back those that can give an example.
+        buffer: list[Item] = []
+        messages: list[str] = []  # what cutting and XML/TSV parsing reported for this chunk
+        index = 0
+        for item in _items(opts, messages):
+            buffer.append(item)
             if len(buffer) >= opts.shard_entries:
-                flush()
-            yield entry
-        flush()
+                yield from submit(index, buffer, messages[:])
+                buffer, index = [], index + 1
+                messages.clear()  # the same list: _items reports into it
+        if buffer:
+            yield from submit(index, buffer, messages[:])
+            messages.clear()
+        while pending:
+            job, msgs = pending.pop(0)
+            yield from handle(job.get(), msgs)
+        skipped.extend(messages)
 
     try:
         examples = list(
-            ecot.ecot_examples(stream(), enzymes, dr_map, sifts, transfers=transfers, per_ec=opts.per_ec, seed=opts.seed)
+            ecot.ecot_examples(candidates(), enzymes, dr_map, sifts, transfers=transfers, per_ec=opts.per_ec, seed=opts.seed)
         )
         if pool is not None:
-            results.extend(_record(out, exports, *p.get()) for p in pending)
             pool.close()
     finally:
         if pool is not None:
             pool.terminate()
     ecot_stats = ChunkStats(index=0)
-    _worker["memo"] = {}
-    ecot_rows = [_sft_row(e) | {"ec": e.meta.get("ec")} for e in examples]
-    exports.append(_write_subset(out, "sft/ecot", 0, ecot_rows, "sft", ecot_stats))
+    ecot_rows = [sft_row(e) | {"ec": e.meta.get("ec")} for e in examples]
+    exports.append(write_subset(out, "sft/ecot", 0, ecot_rows, "sft", ecot_stats))
     export_counts = exports.finish(lambda split: shard_rows(out, split))
 
     chunks = sorted(list(done.values()) + results, key=lambda s: s.index)

@@ -35,7 +35,9 @@ def _not_plain(text: str) -> bool:
         "  " in text or " \n" in text or "\n " in text or text[:1] == "\n" or text[-1:] in (" ", "\n")
         or _ODD_SPACE(text) is not None
     )
-MAX_ENTRIES = 1 << 20  # ~100 MB at most; the cache is emptied when full (frequent words come back at once)
+# ~60 MB at most (a word and its count weigh ~120 bytes); the caches are emptied when full (frequent
+# words come back at once). Every entry brings new words (its accession, entry name), so they fill.
+MAX_ENTRIES = 1 << 19
 
 
 def supports_word_cache(tokenizer) -> bool:
@@ -189,7 +191,7 @@ class WordCacheCounter:
     def ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids of each text, as the tokenizer gives them (add_special_tokens=False): the
         concatenation of each piece's ids, pieces encoded once and remembered."""
-        if len(self.id_cache) > MAX_ENTRIES // 4:  # lists of ints weigh more than counts
+        if len(self.id_cache) > MAX_ENTRIES // 2:  # lists of ints weigh more than counts
             self.id_cache.clear()
         cache = self.id_cache
         out: list[list[int] | None] = [None] * len(texts)

@@ -75,7 +75,18 @@ def guess_format(path: str | Path) -> str:
 
 
 def parse_flat(path: str | Path, on_error: OnError | None = None) -> Iterator[ProteinEntry]:
-    """Stream a Swiss-Prot/UniProtKB flat file (.dat, .txt, old releases; gzip-aware).
+    """Stream a Swiss-Prot/UniProtKB flat file (.dat, .txt, old releases; gzip-aware)."""
+    name = str(path)
+    for text, line in flat_pieces(path):
+        entry = parse_flat_piece(text, name, line, on_error)
+        if entry is not None:
+            yield entry
+
+
+def flat_pieces(path: str | Path) -> Iterator[tuple[str, int]]:
+    """The raw pieces of a flat file, each an "ID" line up to the next one (the first piece may
+    hold text before the first ID line), with the line number it starts at. `parse_flat_piece`
+    turns one into an entry, possibly in another process (the build's workers).
 
     The text is read in big chunks and cut where an "ID" line starts: one scan finds both the
     entries and those whose "//" is missing (their piece does not end with a "//" line)."""
@@ -93,18 +104,24 @@ def parse_flat(path: str | Path, on_error: OnError | None = None) -> Iterator[Pr
             pos = 0
             while (nxt := buf.find("\nID   ", pos)) >= 0:
                 text = buf[pos : nxt + 1]
-                entry = _flat_piece(text, name, line, on_error)
-                if entry is not None:
-                    yield entry
+                if pos > 0 or text.strip():
+                    yield text, line
                 line += text.count("\n")
                 pos = nxt + 1
             buf = buf[pos:]
-        if buf.strip() and (entry := _flat_piece(buf, name, line, on_error)) is not None:
-            yield entry
+        if buf.strip():
+            yield buf, line
 
 
-def _flat_piece(text: str, name: str, line: int, on_error: OnError | None) -> ProteinEntry | None:
-    """Parse one piece: an "ID" line up to the next one (or the end of the file)."""
+def piece_accession(text: str) -> str | None:
+    """The first accession of a piece's AC line (what its entry's `accession` will be), read
+    without parsing the entry; None if there is no AC line."""
+    return _guess_acc(text)
+
+
+def parse_flat_piece(text: str, name: str, line: int, on_error: OnError | None) -> ProteinEntry | None:
+    """Parse one piece of `flat_pieces` (from file `name`, starting at `line`); a malformed entry
+    is reported through `on_error` (raised if None) and gives None."""
     if not text.startswith("ID   "):  # only the first piece of a file: blank lines or junk
         stripped = text.lstrip()
         if not stripped:
@@ -336,4 +353,7 @@ def _parse_cc(region: str) -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in comments.items()}
 
 
-__all__ = ["SKIPPED_TOPICS", "guess_format", "parse", "parse_flat", "parse_tsv", "parse_xml"]
+__all__ = [
+    "SKIPPED_TOPICS", "flat_pieces", "guess_format", "parse", "parse_flat", "parse_flat_piece", "parse_tsv",
+    "parse_xml", "piece_accession",
+]

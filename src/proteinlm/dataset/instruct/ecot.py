@@ -37,6 +37,7 @@ from proteinlm.sources.enzyme import EC_RE
 __all__ = [
     "EC_CLASSES",
     "PARAPHRASES",
+    "candidate",
     "ec_index",
     "ecot_examples",
     "ecot_output",
@@ -274,6 +275,16 @@ def _instruction(entry: ProteinEntry, enz: Enzyme, mapping: str, via: str | None
 
 
 # ---------------------------------------------------------------- builder
+
+
+def candidate(entry: ProteinEntry, mapped: set[str] | frozenset[str] = frozenset()) -> ProteinEntry | None:
+    """The entry, slimmed as `ecot_examples` keeps it, if it can give an example: reviewed, with
+    an EC number of its own or an accession in `mapped` (the accessions ENZYME's and SIFTS'
+    mappings name); else None. `ecot_examples` over the candidates alone gives the same examples
+    as over all entries, so build workers send only these back."""
+    if not entry.reviewed or not (entry.ec_numbers or any(a in mapped for a in entry.accessions)):
+        return None
+    return _slim(entry)
 
 
 def _slim(entry: ProteinEntry) -> ProteinEntry:

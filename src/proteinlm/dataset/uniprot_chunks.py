@@ -1,0 +1,159 @@
+"""The work of one chunk of `build uniprot`, in a worker process or in the main one: parse the
+chunk's flat-file pieces (entries from XML/TSV arrive parsed), build and write its documents and
+SFT rows, and hand back what the main process needs in order: the chunk's stats, its SFT export
+parts, its ECoT candidates and its skipped-record messages.
+
+Parsing here rather than in the main process is what lets `--workers` scale: the main process only
+cuts the input into pieces (str.find) and collects results.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Union
+
+from proteinlm.dataset.sft_exports import export_parts
+from proteinlm.dataset.writers import json_lines, split_of, write_jsonl_gz, write_parquet
+from proteinlm.errors import RecordError
+from proteinlm.records import Instruction, ProteinEntry
+
+if TYPE_CHECKING:
+    from proteinlm.dataset.build_uniprot import UniprotBuildOptions
+
+SPLITS = ("train", "validation")
+# One item of a chunk: a flat-file piece (file name, text, first line) or an entry parsed already.
+Item = Union[tuple[str, str, int], ProteinEntry]
+
+
+@dataclass
+class ChunkStats:
+    index: int
+    entries: int = 0
+    rows: dict[str, int] = field(default_factory=dict)  # "pretrain/swissprot/train" -> rows
+    tokens: dict[str, int] = field(default_factory=dict)
+    tasks: dict[str, int] = field(default_factory=dict)  # "function/train" -> rows
+    exports: dict[str, int] = field(default_factory=dict)  # "alpaca/train" -> file size after this chunk
+
+
+_worker: dict = {}
+
+
+def init_worker(opts: UniprotBuildOptions, mapped: frozenset[str]) -> None:
+    """Per process: the options, a token counter and the accessions ENZYME/SIFTS map to ECs."""
+    from proteinlm.dataset.tokens import TokenCounter
+
+    _worker["opts"] = opts
+    _worker["mapped"] = mapped
+    _worker["tokens"] = TokenCounter(opts.tokenizer, (opts.seq_open, opts.seq_close), opts.seq_sep)
+
+
+def _doc_row(doc) -> dict:
+    return {"id": doc.id, "text": doc.text, "source": doc.subset, "accession": doc.meta.get("accession")}
+
+
+def sft_row(ins: Instruction) -> dict:
+    return {
+        "id": ins.id,
+        "task": ins.task,
+        "instruction": ins.instruction,
+        "input": ins.input,
+        "output": ins.output,
+        "accession": ins.meta.get("accession"),
+    }
+
+
+def write_subset(
+    out: Path, subset: str, index: int, rows: list[dict], key: str, stats: ChunkStats, memo: dict | None = None
+) -> dict[str, tuple[bytes, bytes, int]]:
+    """Write one chunk of a subset, split by accession, in every requested format; for SFT rows,
+    return their export parts per split. `memo` (text -> token count) is shared by the subsets of
+    one chunk: an entry's sequence text is its document's paragraph and each task's input."""
+    opts: UniprotBuildOptions = _worker["opts"]
+    by_split: dict[str, list[dict]] = {s: [] for s in SPLITS}
+    for row in rows:
+        by_split[split_of(row["accession"] or row["id"], opts.val_fraction, opts.seed)].append(row)
+    exports = {}
+    memo = {} if memo is None else memo
+    for split, part in by_split.items():
+        name = f"{subset}/{split}"
+        stats.rows[name] = len(part)
+        if key == "sft":  # counted as the SFT text "instruction\ninput\noutput"
+            counts = _worker["tokens"].count_joined(
+                [(r["instruction"], r["input"], r["output"]) for r in part], memo=memo
+            )
+            for r in part:
+                stats.tasks[f"{r['task']}/{split}"] = stats.tasks.get(f"{r['task']}/{split}", 0) + 1
+            encoded: list[dict] = []
+            lines = json_lines(part, repeated=("input",), keep=encoded)
+            exports[split] = (*export_parts(part, encoded), len(part))
+        else:  # documents: paragraphs joined by blank lines
+            counts = _worker["tokens"].count_joined([r[key].split("\n\n") for r in part], "\n\n", memo)
+        stats.tokens[name] = sum(counts) if counts is not None else None
+        if not part:
+            continue
+        base = out / subset / f"{split}-{index:05d}"
+        if "jsonl.gz" in opts.formats:
+            write_jsonl_gz(base.with_name(base.name + ".jsonl.gz"), lines if key == "sft" else part)
+        if "parquet" in opts.formats:
+            write_parquet(base.with_name(base.name + ".parquet"), part)
+    return exports
+
+
+def build_chunk(index: int, entries: list[ProteinEntry]) -> tuple[ChunkStats, dict]:
+    from proteinlm.dataset.instruct.uniprot_tasks import entry_instructions
+    from proteinlm.dataset.pretrain.swissprot import entry_document, section_texts
+    from proteinlm.dataset.seqtext import seq_to_text
+
+    opts: UniprotBuildOptions = _worker["opts"]
+    out = Path(opts.out)
+    tags = (opts.seq_open, opts.seq_close)
+    stats = ChunkStats(index, entries=len(entries))
+    memo: dict[str, int] = {}
+    docs, sft = [], []
+    for e in entries:
+        # the cleaned topic texts and the sequence text are made once, for the document and the tasks
+        sections = section_texts(e)
+        seq = seq_to_text(e.sequence, open_tag=tags[0], close_tag=tags[1], sep=opts.seq_sep) if e.sequence else None
+        docs.append(_doc_row(entry_document(e, seq_tags=tags, seq_sep=opts.seq_sep, sections=sections, seq_text=seq)))
+        sft += [
+            sft_row(i)
+            for i in entry_instructions(e, tasks=opts.tasks, seq_tags=tags, seq_sep=opts.seq_sep, sections=sections, seq_text=seq)
+        ]
+    write_subset(out, "pretrain/swissprot", index, docs, "text", stats, memo)
+    return stats, write_subset(out, "sft/uniprot", index, sft, "sft", stats, memo)
+
+
+
+
+@dataclass
+class ChunkResult:
+    stats: ChunkStats | None  # None: a chunk done by an earlier run, parsed again for ECoT only
+    exports: dict = field(default_factory=dict)
+    candidates: list[ProteinEntry] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def run_chunk(index: int, items: list[Item], build: bool) -> ChunkResult:
+    """Parse the chunk's pieces, keep its ECoT candidates and, if `build`, build and write it."""
+    from proteinlm.dataset.instruct.ecot import candidate
+    from proteinlm.sources.uniprot import parse_flat_piece
+
+    skipped: list[str] = []
+
+    def on_error(err: RecordError) -> None:
+        skipped.append(str(err))
+
+    entries: list[ProteinEntry] = []
+    for item in items:
+        if isinstance(item, ProteinEntry):
+            entries.append(item)
+        elif (entry := parse_flat_piece(item[1], item[0], item[2], on_error)) is not None:
+            entries.append(entry)
+    items.clear()  # the raw text is parsed now: free it before building (peak memory)
+    mapped = _worker["mapped"]
+    candidates = [c for e in entries if (c := candidate(e, mapped)) is not None]
+    if not build:
+        return ChunkResult(None, candidates=candidates, skipped=skipped)
+    stats, exports = build_chunk(index, entries)
+    return ChunkResult(stats, exports, candidates, skipped)
