@@ -16,19 +16,16 @@ import os
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from proteinlm.dataset.writers import json_lines, json_str, read_jsonl_gz, write_json_array, write_jsonl
+from proteinlm.dataset.writers import json_str, read_jsonl_gz, write_json_array, write_jsonl
 
 _OPEN, _CLOSE = "[", "\n]\n"  # the alpaca array, as write_json_array writes it
 
 
-def export_parts(rows: Sequence[dict], encoded: Sequence[dict] | None = None) -> tuple[bytes, bytes]:
+def export_parts(rows: Sequence[dict], encoded: Sequence[dict]) -> tuple[bytes, bytes]:
     """(alpaca rows joined by ",\\n", chat lines) of SFT rows as UTF-8, each row exactly as
     json.dumps (ensure_ascii=False) writes it. `encoded`: the rows' values already JSON-encoded by
-    `json_lines(rows, keep=...)` (the shards), so that no text is encoded twice. Made in the
+    `json_lines(rows, keep=...)` for the shards, so that no text is encoded twice. Made in the
     worker that built the rows; the main process only appends the bytes."""
-    if encoded is None:
-        encoded = []
-        json_lines(rows, repeated=("input",), keep=encoded)
     alpaca, chat = [], []
     for r, e in zip(rows, encoded):
         enc_ins, enc_input, enc_out = e["instruction"], e["input"], e["output"]

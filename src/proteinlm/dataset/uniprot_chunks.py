@@ -124,8 +124,6 @@ def build_chunk(index: int, entries: list[ProteinEntry]) -> tuple[ChunkStats, di
     return stats, write_subset(out, "sft/uniprot", index, sft, "sft", stats, memo)
 
 
-
-
 @dataclass
 class ChunkResult:
     stats: ChunkStats | None  # None: a chunk done by an earlier run, parsed again for ECoT only
