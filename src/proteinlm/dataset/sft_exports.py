@@ -11,14 +11,15 @@ exports are rebuilt from the shards once the build is done.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from proteinlm.dataset.writers import json_str, read_jsonl_gz, write_json_array, write_jsonl
+from proteinlm.dataset.writers import json_lines, json_str, read_jsonl_gz
 
-_OPEN, _CLOSE = "[", "\n]\n"  # the alpaca array, as write_json_array writes it
+_OPEN, _CLOSE = "[", "\n]\n"  # the alpaca array: "[", rows after "\n" / ",\n", then "\n]\n"
 
 
 def export_parts(rows: Sequence[dict], encoded: Sequence[dict]) -> tuple[bytes, bytes]:
@@ -101,22 +102,17 @@ class SftExports:
     def finish(self, shard_rows) -> dict[str, int]:
         """Close the arrays, move the files into place, write dataset_info.json; returns row counts.
         `shard_rows(split)` iterates the SFT rows of the shards (for a rebuild)."""
+        if self.rebuild:
+            self._rebuild(shard_rows)
         counts: dict[str, int] = {}
         info: dict[str, dict] = {}
         for split in self.splits:
             alpaca, chat = self._paths(split)
-            if self.rebuild:
-                rows = lambda: shard_rows(split)  # noqa: E731 - read twice, streamed
-                counts[f"alpaca/{split}"] = write_json_array(
-                    alpaca, ({k: r[k] for k in ("instruction", "input", "output")} for r in rows())
-                )
-                counts[f"chat/{split}"] = write_jsonl(chat, _chat_rows(rows()))
-            else:
-                with self._partial(alpaca).open("ab") as fh:
-                    fh.write(_CLOSE.encode())
-                os.replace(self._partial(alpaca), alpaca)
-                os.replace(self._partial(chat), chat)
-                counts[f"alpaca/{split}"] = counts[f"chat/{split}"] = self.rows[split]
+            with self._partial(alpaca).open("ab") as fh:
+                fh.write(_CLOSE.encode())
+            os.replace(self._partial(alpaca), alpaca)
+            os.replace(self._partial(chat), chat)
+            counts[f"alpaca/{split}"] = counts[f"chat/{split}"] = self.rows[split]
             info[f"proteinlm_sft_{split}"] = {"file_name": f"alpaca/{split}.json"}
             info[f"proteinlm_sft_chat_{split}"] = {
                 "file_name": f"chat/{split}.jsonl",
@@ -124,19 +120,20 @@ class SftExports:
                 "columns": {"messages": "messages"},
                 "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"},
             }
-        for split in self.splits:  # a rebuild leaves no partial files behind
-            for path in self._paths(split):
-                self._partial(path).unlink(missing_ok=True)
         (self.out / "sft" / "dataset_info.json").write_text(json.dumps(info, indent=2) + "\n")
         return counts
 
-
-def _chat_rows(rows) -> Iterator[dict]:
-    for r in rows:
-        yield {"id": r["id"], "messages": [
-            {"role": "user", "content": f"{r['instruction']}\n{r['input']}".strip()},
-            {"role": "assistant", "content": r["output"]},
-        ]}
+    def _rebuild(self, shard_rows, batch: int = 5000) -> None:
+        """Write the exports afresh from the shards' rows, through the same `export_parts`."""
+        self.rebuild = False
+        self.rows = {s: 0 for s in self.splits}
+        self.start(None, {})
+        for split in self.splits:
+            rows = iter(shard_rows(split))
+            while part := list(itertools.islice(rows, batch)):
+                encoded: list[dict] = []
+                json_lines(part, repeated=("input",), keep=encoded)
+                self.append({split: (*export_parts(part, encoded), len(part))})
 
 
 def shard_rows(out: Path, split: str) -> Iterator[dict]:

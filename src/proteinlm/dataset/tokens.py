@@ -37,8 +37,6 @@ def _smollm2_tokenizer_json() -> Path:
 
 
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # what a sequence body holds (the body pattern is [A-Z])
-
-
 _VISIBLE_ASCII = frozenset(map(chr, range(33, 127)))
 
 

@@ -114,31 +114,6 @@ def read_jsonl_gz(path: Path) -> Iterator[dict]:
             yield json.loads(line)
 
 
-def write_json_array(path: Path, rows: Iterable[dict]) -> int:
-    """Stream a JSON array to disk (alpaca files can be larger than memory would like)."""
-    tmp = _atomic_path(path)
-    n = 0
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write("[")
-        for row in rows:
-            fh.write(("\n" if n == 0 else ",\n") + json.dumps(row, ensure_ascii=False))
-            n += 1
-        fh.write("\n]\n")
-    os.replace(tmp, path)
-    return n
-
-
-def write_jsonl(path: Path, rows: Iterable[dict]) -> int:
-    tmp = _atomic_path(path)
-    n = 0
-    with tmp.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-            n += 1
-    os.replace(tmp, path)
-    return n
-
-
 def file_info(path: Path, root: Path | None = None) -> dict:
     """Path (relative to root when given), size and sha256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
