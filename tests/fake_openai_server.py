@@ -60,6 +60,7 @@ class FakeOpenAIServer:
         self.timeout_sleep = 1.5
         self.retry_after = "0"  # the Retry-After header sent with "429"
         self.delay = 0.0  # seconds every request takes, to observe concurrency
+        self.tail = ""  # text the model goes on with after its answer
         self.max_inflight = 0  # most requests handled at once
         self._inflight = 0
         self.requests: list[dict] = []
@@ -138,7 +139,7 @@ class FakeOpenAIServer:
         }
 
     def _reply(self, body: dict, prompt: str, chat: bool) -> dict:
-        text = f"The correct option is Option {answer_for(prompt)}."
+        text = f"The correct option is Option {answer_for(prompt)}." + self.tail
         for s in body.get("stop") or []:
             if s in text:
                 text = text[: text.index(s)]

@@ -86,6 +86,27 @@ def test_generate_completions_mode_sends_rendered_prompt(server, make):
     assert "stop" not in server.requests[1]["body"]
 
 
+@pytest.mark.parametrize("chat", [True, False])
+def test_stop_regex_cuts_the_text_after_the_answer(server, make, chat):
+    """The server cannot stop on a regex: the text is cut after the first match, so that a second
+    "Option N" in what the model went on to say is never extracted."""
+    from proteinlm.bench.prompts import load_prompt_format
+
+    server.tail = " Option 2 is wrong because it names the cofactor.\nThe correct option is Option 2."
+    regex = load_prompt_format("official").answer_regex
+    prompt = Prompt("Which? [[answer=3]]")
+    (gen,) = make(chat=chat).generate([prompt], GenerationParams(stop_regex=regex))
+    assert gen.text == "The correct option is Option 3."
+    assert gen.meta["finish_reason"] == "stop_regex"
+    assert gen.completion_tokens > len("The correct option is Option 3.".split())  # what the server generated
+    assert "stop_regex" not in server.requests[0]["body"]
+    (gen,) = make(chat=chat).generate([prompt], GenerationParams())  # no regex: the whole text
+    assert gen.text.endswith("Option 2.") and gen.meta["finish_reason"] == "stop"
+    server.tail = ""
+    (gen,) = make(chat=chat).generate([prompt], GenerationParams(stop_regex=regex))
+    assert gen.text == "The correct option is Option 3." and gen.meta["finish_reason"] == "stop"
+
+
 def test_base_url_without_path_gets_v1_and_describe(server, make):
     root = server.base_url.removesuffix("/v1")
     backend = make(base_url=root, chat=False)

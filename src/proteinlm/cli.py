@@ -60,7 +60,8 @@ def bench(
         True,
         "--stop-at-answer/--full-output",
         help="generate: stop a reply once it has stated its answer in the form the prompt asks for "
-        "(local backends); --full-output generates up to --max-new-tokens.",
+        "(local backends stop there; a server's reply is cut after it); --full-output generates up to "
+        "--max-new-tokens.",
     ),
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N questions."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Skip and count invalid records instead of stopping."),

@@ -9,6 +9,8 @@ cuts the input into pieces (str.find) and collects results.
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
@@ -132,8 +134,27 @@ class ChunkResult:
     skipped: list[str] = field(default_factory=list)
 
 
+@contextmanager
+def _gc_paused():
+    """A chunk makes and drops some 10^5 small containers (entries, rows, encoded values) that hold
+    no reference cycles, so reference counting frees them all; the cyclic collector would only
+    walk them again and again (about 5% of a build). It runs as usual between chunks."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def run_chunk(index: int, items: list[Item], build: bool) -> ChunkResult:
     """Parse the chunk's pieces, keep its ECoT candidates and, if `build`, build and write it."""
+    with _gc_paused():
+        return _run_chunk(index, items, build)
+
+
+def _run_chunk(index: int, items: list[Item], build: bool) -> ChunkResult:
     from proteinlm.dataset.instruct.ecot import candidate
     from proteinlm.sources.uniprot import parse_flat_piece
 

@@ -50,7 +50,7 @@ class GenerationParams:
     seed: int = 1234
     stop: tuple[str, ...] = ()
     #: stop a row once its text matches this regex (e.g. a complete "The correct option is Option 3.");
-    #: applied by local backends, which see every token; servers get `stop` only
+    #: local backends stop generating there; servers cannot, so their text is cut after the match
     stop_regex: str | None = None
 
 

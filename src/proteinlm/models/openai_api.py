@@ -236,6 +236,10 @@ class OpenAIBackend(Backend):
         }
         if params.stop:
             common["stop"] = list(params.stop)
+        # A server cannot stop on a regex; the text is cut after its first match instead, so that
+        # what follows (a second "Option N" in an explanation) is read by no extractor, as with
+        # the local backends, which stop there. The server's token counts are what it generated.
+        stop_re = re.compile(params.stop_regex) if params.stop_regex else None
 
         def run(prompt: Prompt) -> Generation:
             if self.chat:
@@ -247,11 +251,14 @@ class OpenAIBackend(Backend):
                 data = self._post("completions", {**common, "prompt": self.render(prompt)})
                 text = data["choices"][0].get("text") or ""
             usage = data.get("usage") or {}
+            finish = data["choices"][0].get("finish_reason")
+            if stop_re is not None and (m := stop_re.search(text)) is not None and m.end() < len(text):
+                text, finish = text[: m.end()], "stop_regex"
             return Generation(
                 text=text,
                 prompt_tokens=int(usage.get("prompt_tokens") or 0),
                 completion_tokens=int(usage.get("completion_tokens") or 0),
-                meta={"finish_reason": data["choices"][0].get("finish_reason")},
+                meta={"finish_reason": finish},
             )
 
         return self._map(run, list(prompts))
