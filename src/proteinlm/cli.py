@@ -38,7 +38,7 @@ def _main(version: bool = typer.Option(False, "--version", help="Print the versi
 def bench(
     ctx: typer.Context,
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model dir, .gguf file, hub id, server model name, or `smollm2` (embedded)."),
-    backend: str = typer.Option("hf", "--backend", help="hf | openai"),
+    backend: str = typer.Option("hf", "--backend", help="hf | openai | llamacpp (a .gguf file run by llama.cpp)"),
     bench_spec: Optional[str] = typer.Option(None, "--bench", help="JSON/JSONL/CSV file, `sample`, or hf:tsynbio/ProteinLMBench."),
     method: str = typer.Option("loglik", "--method", help="loglik | loglik-norm | generate"),
     prompt: str = typer.Option("official", "--prompt", help="official | letter | path to a template file (YAML/JSON)."),
@@ -49,7 +49,8 @@ def bench(
     max_retries: int = typer.Option(5, "--max-retries", help="Retries on 429/5xx/timeouts (openai backend)."),
     batch_size: int = typer.Option(8, "--batch-size", help="Questions per forward pass (hf backend)."),
     dtype: str = typer.Option("auto", "--dtype", help="auto | float32 | bfloat16 | float16 (hf backend)."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (hf backend)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (hf and llamacpp backends)."),
+    n_ctx: int = typer.Option(4096, "--n-ctx", help="Context length in tokens (llamacpp backend)."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Run model code from the model repo (off by default)."),
     raw: bool = typer.Option(False, "--raw", help="Send raw text, without the model's chat template."),
     max_new_tokens: int = typer.Option(32, "--max-new-tokens", help="generate: tokens per answer."),
@@ -109,6 +110,7 @@ def bench(
             concurrency=concurrency,
             timeout=timeout,
             max_retries=max_retries,
+            n_ctx=n_ctx,
         )
         try:
             with _progress() as bar:

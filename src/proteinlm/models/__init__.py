@@ -21,8 +21,10 @@ def load_backend(
     concurrency: int = 8,
     timeout: float = 60.0,
     max_retries: int = 5,
+    n_ctx: int = 4096,
 ) -> Backend:
-    """Build the backend for `model`. `smollm2` names the embedded GGUF (hf backend)."""
+    """Build the backend for `model`. `smollm2` names the embedded GGUF (hf and llamacpp backends);
+    `n_ctx` is the llamacpp backend's context length."""
     if backend == "hf":
         from proteinlm.models.hf import HFBackend
         from proteinlm.models.smollm2 import ALIAS, smollm2_gguf_path
@@ -46,8 +48,12 @@ def load_backend(
             max_retries=max_retries,
         )
     if backend == "llamacpp":
-        raise BackendError(
-            "the llama.cpp backend is not available in this version: serve the GGUF with "
-            "`llama-server -m FILE` and use --backend openai --base-url http://127.0.0.1:8080/v1"
-        )
+        from proteinlm.models.llamacpp import LlamaCppBackend
+        from proteinlm.models.smollm2 import ALIAS, smollm2_gguf_path
+
+        path = str(smollm2_gguf_path()) if model == ALIAS else model
+        lc = LlamaCppBackend(path, threads=threads, chat=chat, n_ctx=n_ctx)
+        if model == ALIAS:
+            lc.name = ALIAS
+        return lc
     raise BackendError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
