@@ -115,7 +115,8 @@ def test_sampling_is_seeded(lc, questions):
     a = lc.generate(prompts, GenerationParams(max_new_tokens=8, temperature=1.0, seed=7))
     b = lc.generate(prompts, GenerationParams(max_new_tokens=8, temperature=1.0, seed=7))
     assert [g.text for g in a] == [g.text for g in b]
-    c = [lc.generate(prompts[:1], GenerationParams(max_new_tokens=8, temperature=1.5, seed=s))[0].text for s in range(4)]
+    hot = [GenerationParams(max_new_tokens=8, temperature=1.5, seed=s) for s in range(4)]
+    c = [lc.generate(prompts[:1], params)[0].text for params in hot]
     assert len(set(c)) > 1  # the seed matters
 
 

@@ -99,13 +99,13 @@ class LlamaCppBackend(Backend):
         ]
         return self._formatter(messages=messages).prompt + prompt.answer_prefix
 
-    def encode(self, text: str, *, start: bool = True) -> list[int]:
-        """Tokens of `text`; special tokens written as text (a rendered chat turn) become special
-        tokens. At the start of an input, BOS is added where the model asks for it (GGUF metadata)
+    def encode(self, text: str) -> list[int]:
+        """Tokens of an input that starts with `text`; special tokens written as text (a rendered
+        chat turn) become special tokens. BOS is added where the model asks for it (GGUF metadata)
         and the text does not carry it already."""
         ids = self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
         bos = self.llm.token_bos()
-        if start and self.add_bos and (not ids or ids[0] != bos):
+        if self.add_bos and (not ids or ids[0] != bos):
             ids = [bos] + ids
         return ids
 
@@ -122,7 +122,9 @@ class LlamaCppBackend(Backend):
 
     def _check_fits(self, n: int) -> None:
         if n > self.n_ctx:
-            raise BackendError(f"an input of {n} tokens does not fit the context of {self.n_ctx} (raise n_ctx)")
+            raise BackendError(
+                f"an input of {n} tokens does not fit the context of {self.n_ctx} tokens (raise --n-ctx)"
+            )
 
     def _run(self, tokens: list[int], want: Sequence[int]) -> list[np.ndarray]:
         """Make llama.cpp's KV cache hold `tokens` and return the logits at the positions `want`
