@@ -138,7 +138,7 @@ class ChunkResult:
 def _gc_paused():
     """A chunk makes and drops some 10^5 small containers (entries, rows, encoded values) that hold
     no reference cycles, so reference counting frees them all; the cyclic collector would only
-    walk them again and again (about 5% of a build). It runs as usual between chunks."""
+    walk them again and again (3-4% of a build). It runs as usual between chunks."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
