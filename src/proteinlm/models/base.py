@@ -7,9 +7,12 @@ to render a chat turn for its model (a local chat template, or a server-side cha
 
 from __future__ import annotations
 
+import hashlib
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Sequence
+from pathlib import Path
+from typing import Callable, Sequence
 
 
 @dataclass(frozen=True)
@@ -91,3 +94,62 @@ class Backend(ABC):
 
     def close(self) -> None:  # pragma: no cover - trivial default
         """Release resources (HTTP clients, threads)."""
+
+
+# ---------------------------------------------------------------- shared by the backends
+#: end-of-turn tokens of common chat templates: generation stops at them as at EOS
+END_OF_TURN_TOKENS = ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>")
+
+
+def chat_messages(prompt: Prompt) -> list[dict]:
+    """The prompt as chat turns: the system message (if any), then the user turn."""
+    system = [{"role": "system", "content": prompt.system}] if prompt.system else []
+    return system + [{"role": "user", "content": prompt.text}]
+
+
+def split_continuation(
+    context: str, continuation: str, encode: Callable[[str], list[int]]
+) -> tuple[list[int], list[int]]:
+    """lm-evaluation-harness's split: trailing context spaces move into the continuation, and the
+    continuation's tokens are those of context+continuation past the context's tokens."""
+    n_spaces = len(context) - len(context.rstrip())
+    if n_spaces:
+        continuation = context[-n_spaces:] + continuation
+        context = context[:-n_spaces]
+    ctx = encode(context)
+    whole = encode(context + continuation)
+    return ctx, whole[len(ctx):]
+
+
+def stop_regex(params: GenerationParams) -> re.Pattern | None:
+    return re.compile(params.stop_regex) if params.stop_regex else None
+
+
+def reached_stop(text: str, params: GenerationParams, stop_re: re.Pattern | None) -> bool:
+    """Whether generated `text` holds a stop string or matches the stop regex."""
+    return any(s in text for s in params.stop) or bool(stop_re and stop_re.search(text))
+
+
+def cut_at_stops(text: str, stops: Sequence[str]) -> str:
+    """`text` up to the first of the stop strings it holds (tried in order)."""
+    for s in stops:
+        if s in text:
+            text = text[: text.index(s)]
+    return text
+
+
+_WEIGHT_FILES = ("*.safetensors", "*.bin", "*.gguf", "*.pt", "*.pth")
+
+
+def weights_fingerprint(path: Path) -> str | None:
+    """Names, sizes and modification times of a local model's weight files, hashed: part of the
+    bench cache key, so a model retrained into the same directory is asked again, not answered
+    from the old weights' cache. None for hub ids (their revision names the weights)."""
+    if path.is_file():
+        files = [path]
+    elif path.is_dir():
+        files = sorted({f for pat in _WEIGHT_FILES for f in path.glob(pat)})
+    else:
+        return None
+    stats = [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+    return hashlib.sha256(repr(stats).encode()).hexdigest()[:16]

@@ -8,8 +8,6 @@ continuations on top of it. Batches are sorted by length so padding stays small.
 from __future__ import annotations
 
 import logging
-import os
-import re
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -17,12 +15,19 @@ import torch
 
 from proteinlm.errors import BackendError
 from proteinlm.models.base import (
+    END_OF_TURN_TOKENS,
     Backend,
     ContinuationScore,
     Generation,
     GenerationParams,
     LoglikResult,
     Prompt,
+    chat_messages,
+    cut_at_stops,
+    reached_stop,
+    split_continuation,
+    stop_regex,
+    weights_fingerprint,
 )
 from proteinlm.models.kv import PrefixRunner, Segment, common_prefix_len
 from proteinlm.models.smollm2 import gguf_cache_dir
@@ -120,10 +125,7 @@ class HFBackend(Backend):
     def render(self, prompt: Prompt) -> str:
         if not self.chat:
             return super().render(prompt)
-        messages = ([{"role": "system", "content": prompt.system}] if prompt.system else []) + [
-            {"role": "user", "content": prompt.text}
-        ]
-        text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        text = self.tokenizer.apply_chat_template(chat_messages(prompt), tokenize=False, add_generation_prompt=True)
         return text + prompt.answer_prefix
 
     def encode(self, text: str) -> list[int]:
@@ -131,15 +133,7 @@ class HFBackend(Backend):
         return self.tokenizer(text, add_special_tokens=False).input_ids
 
     def _encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
-        """lm-evaluation-harness's split: trailing context spaces move into the continuation, and the
-        continuation's tokens are those of context+continuation past the context's tokens."""
-        n_spaces = len(context) - len(context.rstrip())
-        if n_spaces:
-            continuation = context[-n_spaces:] + continuation
-            context = context[:-n_spaces]
-        ctx = self.encode(context)
-        whole = self.encode(context + continuation)
-        return ctx, whole[len(ctx):]
+        return split_continuation(context, continuation, self.encode)
 
     def _eos_ids(self) -> set[int]:
         ids = set()
@@ -148,7 +142,7 @@ class HFBackend(Backend):
                 ids.add(source)
             elif source:
                 ids.update(source)
-        for tok in ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>"):
+        for tok in END_OF_TURN_TOKENS:
             tid = self.tokenizer.convert_tokens_to_ids(tok)
             if isinstance(tid, int) and tid != self.tokenizer.unk_token_id and tid >= 0:
                 ids.add(tid)
@@ -263,7 +257,7 @@ class HFBackend(Backend):
 
     def _decode_loop(self, seg: Segment, first: list[torch.Tensor], params, gen) -> list[tuple[str, int]]:
         rows = len(first)
-        stop_re = re.compile(params.stop_regex) if params.stop_regex else None
+        stop_re = stop_regex(params)
         check_text = bool(params.stop) or stop_re is not None
         new_tokens: list[list[int]] = [[] for _ in range(rows)]
         active = list(range(rows))  # rows of the original batch still held in the cache
@@ -281,7 +275,7 @@ class HFBackend(Backend):
                 done = len(new_tokens[r]) >= params.max_new_tokens
                 if check_text and not done:
                     text = self.tokenizer.decode(new_tokens[r], skip_special_tokens=True)
-                    done = any(s in text for s in params.stop) or bool(stop_re and stop_re.search(text))
+                    done = reached_stop(text, params, stop_re)
                 if done:
                     finished.add(r)
             live = [slot for slot, r in enumerate(active) if r not in finished]
@@ -299,10 +293,7 @@ class HFBackend(Backend):
         results = []
         for toks in new_tokens:
             text = self.tokenizer.decode(toks, skip_special_tokens=True)
-            for s in params.stop:
-                if s in text:
-                    text = text[: text.index(s)]
-            results.append((text, len(toks)))
+            results.append((cut_at_stops(text, params.stop), len(toks)))
         return results
 
     def describe(self) -> dict:
@@ -316,25 +307,6 @@ class HFBackend(Backend):
             "device": self.device,
             "threads": torch.get_num_threads(),
         }
-
-
-_WEIGHT_FILES = ("*.safetensors", "*.bin", "*.gguf", "*.pt", "*.pth")
-
-
-def weights_fingerprint(path: Path) -> str | None:
-    """Names, sizes and modification times of a local model's weight files, hashed: part of the
-    bench cache key, so a model retrained into the same directory is asked again, not answered
-    from the old weights' cache. None for hub ids (their revision names the weights)."""
-    import hashlib
-
-    if path.is_file():
-        files = [path]
-    elif path.is_dir():
-        files = sorted({f for pat in _WEIGHT_FILES for f in path.glob(pat)})
-    else:
-        return None
-    stats = [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files]
-    return hashlib.sha256(repr(stats).encode()).hexdigest()[:16]
 
 
 def _adapter_base(path: Path) -> str | None:

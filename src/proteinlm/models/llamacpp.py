@@ -14,7 +14,6 @@ Consecutive inputs reuse llama.cpp's KV cache for the tokens they share with the
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -22,12 +21,19 @@ import numpy as np
 
 from proteinlm.errors import BackendError
 from proteinlm.models.base import (
+    END_OF_TURN_TOKENS,
     Backend,
     ContinuationScore,
     Generation,
     GenerationParams,
     LoglikResult,
     Prompt,
+    chat_messages,
+    cut_at_stops,
+    reached_stop,
+    split_continuation,
+    stop_regex,
+    weights_fingerprint,
 )
 
 Progress = Callable[[int], None]
@@ -65,8 +71,6 @@ class LlamaCppBackend(Backend):
             self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_batch=n_batch, n_threads=threads, verbose=False)
         except Exception as exc:  # noqa: BLE001 - llama.cpp reports load failures as ValueError/RuntimeError
             raise BackendError(f"cannot load GGUF model {model!r} with llama.cpp: {exc}") from exc
-        from proteinlm.models.hf import weights_fingerprint
-
         self.name = model
         self.weights = weights_fingerprint(path)
         self.n_ctx = self.llm.n_ctx()
@@ -85,7 +89,7 @@ class LlamaCppBackend(Backend):
         self._held: list[int] = []  # the tokens in llama.cpp's KV cache (sequence 0)
         self._logits: dict[int, np.ndarray] = {}  # position -> logits after tokens[: position + 1]
         self.eos_ids = {self.llm.token_eos()}
-        for tok in ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>"):
+        for tok in END_OF_TURN_TOKENS:
             ids = self.llm.tokenize(tok.encode(), add_bos=False, special=True)
             if len(ids) == 1:
                 self.eos_ids.add(ids[0])
@@ -94,10 +98,7 @@ class LlamaCppBackend(Backend):
     def render(self, prompt: Prompt) -> str:
         if not self.chat:
             return super().render(prompt)
-        messages = ([{"role": "system", "content": prompt.system}] if prompt.system else []) + [
-            {"role": "user", "content": prompt.text}
-        ]
-        return self._formatter(messages=messages).prompt + prompt.answer_prefix
+        return self._formatter(messages=chat_messages(prompt)).prompt + prompt.answer_prefix
 
     def encode(self, text: str) -> list[int]:
         """Tokens of an input that starts with `text`; special tokens written as text (a rendered
@@ -110,15 +111,7 @@ class LlamaCppBackend(Backend):
         return ids
 
     def _encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
-        """lm-evaluation-harness's split, as in the hf backend: trailing context spaces move into
-        the continuation, whose tokens are those of context+continuation past the context's."""
-        n_spaces = len(context) - len(context.rstrip())
-        if n_spaces:
-            continuation = context[-n_spaces:] + continuation
-            context = context[:-n_spaces]
-        ctx = self.encode(context)
-        whole = self.encode(context + continuation)
-        return ctx, whole[len(ctx):]
+        return split_continuation(context, continuation, self.encode)
 
     def _check_fits(self, n: int) -> None:
         if n > self.n_ctx:
@@ -209,7 +202,7 @@ class LlamaCppBackend(Backend):
     def generate(
         self, prompts: Sequence[Prompt], params: GenerationParams, progress: Progress | None = None
     ) -> list[Generation]:
-        stop_re = re.compile(params.stop_regex) if params.stop_regex else None
+        stop_re = stop_regex(params)
         check_text = bool(params.stop) or stop_re is not None
         out = []
         for i, prompt in enumerate(prompts):
@@ -224,16 +217,10 @@ class LlamaCppBackend(Backend):
                 if tok in self.eos_ids:
                     break
                 new.append(tok)
-                if check_text:
-                    text = self._text(new)
-                    if any(s in text for s in params.stop) or (stop_re is not None and stop_re.search(text)):
-                        break
+                if check_text and reached_stop(self._text(new), params, stop_re):
+                    break
                 seq.append(tok)
-            text = self._text(new)
-            for s in params.stop:
-                if s in text:
-                    text = text[: text.index(s)]
-            out.append(Generation(text, len(ids), len(new)))
+            out.append(Generation(cut_at_stops(self._text(new), params.stop), len(ids), len(new)))
             if progress:
                 progress(1)
         return out

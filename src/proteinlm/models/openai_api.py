@@ -36,7 +36,16 @@ import openai
 import tenacity
 
 from ..errors import BackendError, BackendUnsupported
-from .base import Backend, ContinuationScore, Generation, GenerationParams, LoglikResult, Prompt
+from .base import (
+    Backend,
+    ContinuationScore,
+    Generation,
+    GenerationParams,
+    LoglikResult,
+    Prompt,
+    chat_messages,
+    stop_regex,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -239,13 +248,11 @@ class OpenAIBackend(Backend):
         # A server cannot stop on a regex; the text is cut after its first match instead, so that
         # what follows (a second "Option N" in an explanation) is read by no extractor, as with
         # the local backends, which stop there. The server's token counts are what it generated.
-        stop_re = re.compile(params.stop_regex) if params.stop_regex else None
+        stop_re = stop_regex(params)
 
         def run(prompt: Prompt) -> Generation:
             if self.chat:
-                messages = [{"role": "system", "content": prompt.system}] if prompt.system else []
-                messages.append({"role": "user", "content": prompt.text})
-                data = self._post("chat/completions", {**common, "messages": messages})
+                data = self._post("chat/completions", {**common, "messages": chat_messages(prompt)})
                 text = (data["choices"][0].get("message") or {}).get("content") or ""
             else:
                 data = self._post("completions", {**common, "prompt": self.render(prompt)})
