@@ -93,11 +93,11 @@ PROMPTS: dict[str, tuple[str, ...]] = {
 def task_output(topic: str, texts: tuple[str, ...]) -> str:
     """The answer for one topic: its texts (as `topic_texts` gives them: cleaned, non-empty) as one
     paragraph; reactions phrased as a sentence."""
-    if topic == "CATALYTIC ACTIVITY" and (eqs := reactions(texts, cleaned=True)):
+    if topic == "CATALYTIC ACTIVITY" and (eqs := reactions(texts)):
         if len(eqs) == 1:
             return f"It catalyzes the reaction: {eqs[0]}."
         return "It catalyzes the following reactions: " + "; ".join(eqs) + "."
-    return join_texts(texts, cleaned=True)
+    return join_texts(texts)
 
 
 def entry_instructions(

@@ -152,12 +152,10 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
-def join_texts(texts: Sequence[str], cleaned: bool = False) -> str:
-    """The non-empty texts of one topic as one paragraph of complete sentences (`cleaned`: the
-    texts come from `topic_texts`, already cleaned and non-empty)."""
-    if cleaned:
-        return " ".join([_sentence(t) for t in texts])
-    return " ".join(_sentence(t) for t in (clean_text(x) for x in texts) if t)
+def join_texts(texts: Sequence[str]) -> str:
+    """The texts of one topic, as `topic_texts` gives them (cleaned, non-empty), as one paragraph
+    of complete sentences."""
+    return " ".join([_sentence(t) for t in texts])
 
 
 def topic_texts(entry: ProteinEntry, topic: str) -> tuple[str, ...]:
@@ -174,8 +172,9 @@ def section_texts(entry: ProteinEntry) -> dict[str, tuple[str, ...]]:
 _REACTION_FIELD = re.compile(r";\s*(?:Xref|EC|Evidence|PhysiologicalDirection)=")
 
 
-def reactions(texts: Sequence[str], cleaned: bool = False) -> list[str] | None:
-    """The reaction equations of CATALYTIC ACTIVITY texts, or None when some text is not one.
+def reactions(texts: Sequence[str]) -> list[str] | None:
+    """The reaction equations of CATALYTIC ACTIVITY texts (as `topic_texts` gives them), or None
+    when some text is not one.
 
     Modern entries hold a Rhea equation ("A + B = C + D"); parsers may keep a "Reaction=" prefix
     and trailing "; Xref=...; EC=..." fields, which are dropped here. Old entries (before 2019)
@@ -183,8 +182,6 @@ def reactions(texts: Sequence[str], cleaned: bool = False) -> list[str] | None:
     """
     out = []
     for t in texts:
-        if not cleaned:
-            t = clean_text(t)
         if t.startswith("Reaction="):
             t = _REACTION_FIELD.split(t[len("Reaction="):], maxsplit=1)[0]
         t = t.rstrip(" .;")
@@ -220,10 +217,10 @@ def _it_form(text: str) -> str | None:
 def topic_paragraph(topic: str, texts: Sequence[str], key: str) -> str:
     """One paragraph for a topic, its lead-in chosen by `stable_index(key, ...)`; `texts` as
     `topic_texts` gives them (cleaned, non-empty)."""
-    if topic == "CATALYTIC ACTIVITY" and (eqs := reactions(texts, cleaned=True)):
+    if topic == "CATALYTIC ACTIVITY" and (eqs := reactions(texts)):
         one, many = REACTION_LEADS[stable_index(key, len(REACTION_LEADS))]
         return (one if len(eqs) == 1 else many).format("; ".join(eqs)) + "."
-    body = join_texts(texts, cleaned=True)
+    body = join_texts(texts)
     leads = LEADS[topic]
     lead = leads[stable_index(key, len(leads))]
     if lead == IT:
