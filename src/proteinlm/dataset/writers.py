@@ -79,10 +79,6 @@ def gzip_bytes(data: bytes) -> bytes:
     return igzip.compress(data, compresslevel=2, mtime=0)
 
 
-def jsonl_gz_bytes(rows: Iterable[dict]) -> bytes:
-    return gzip_bytes(json_lines(rows).encode("utf-8"))
-
-
 def write_jsonl_gz(path: Path, rows: list[dict] | str) -> None:
     """Rows, or their JSON lines already made by `json_lines`, as a gzip shard."""
     write_bytes_atomic(path, gzip_bytes((rows if isinstance(rows, str) else json_lines(rows)).encode("utf-8")))
