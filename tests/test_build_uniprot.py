@@ -42,7 +42,8 @@ def build(out, **kw):
     kw.setdefault("tokenizer", "none")
     inputs = kw.pop("inputs") if "inputs" in kw else real_inputs()  # real data only when no inputs are given
     enzyme = kw.pop("enzyme") if "enzyme" in kw else enzyme_inputs()
-    return build_uniprot(UniprotBuildOptions(inputs=inputs, out=str(out), enzyme=enzyme, **kw))
+    progress = kw.pop("progress", None)
+    return build_uniprot(UniprotBuildOptions(inputs=inputs, out=str(out), enzyme=enzyme, **kw), progress)
 
 
 @needs_data
@@ -83,9 +84,12 @@ def test_every_topic_and_sequence_reaches_the_outputs(tmp_path):
 
 @needs_data
 def test_same_input_gives_byte_identical_outputs_and_loads_with_datasets(tmp_path):
-    a = build(tmp_path / "a", workers=1, shard_entries=4)
-    b = build(tmp_path / "b", workers=2, shard_entries=4)
+    done = {1: [], 2: []}  # what the progress bar is told, chunk by chunk
+    a = build(tmp_path / "a", workers=1, shard_entries=4, progress=done[1].append)
+    b = build(tmp_path / "b", workers=2, shard_entries=4, progress=done[2].append)
     assert a["outputs"] == b["outputs"]
+    for steps in done.values():  # every entry read (duplicates are dropped before), a chunk at a time
+        assert sum(steps) == a["entries"] and set(steps[:-1]) == {4}
     assert (tmp_path / "a" / "manifest.json").read_bytes() != b""
     import datasets
 

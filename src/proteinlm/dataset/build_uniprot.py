@@ -169,6 +169,7 @@ def build_uniprot(opts: UniprotBuildOptions, progress: Callable[[int], None] | N
 
     def submit(index: int, items: list[Item], messages: list[str]) -> Iterator:
         build = index not in done  # a done chunk is parsed again for its ECoT candidates only
+        n = len(items)  # run_chunk empties the list once its pieces are parsed
         if pool is None:
             yield from handle(run_chunk(index, items, build), messages)
         else:
@@ -177,7 +178,7 @@ def build_uniprot(opts: UniprotBuildOptions, progress: Callable[[int], None] | N
                 yield from handle(job.get(), msgs)
             pending.append((pool.apply_async(run_chunk, (index, items, build)), messages))
         if progress:
-            progress(len(items))
+            progress(n)
 
     def candidates() -> Iterator:
         # ECoT sampling needs every entry; the workers send back those that can give an example.
