@@ -108,6 +108,19 @@ def test_same_input_gives_byte_identical_outputs_and_loads_with_datasets(tmp_pat
 
 
 @needs_data
+def test_ecot_is_written_in_shards_of_shard_entries_rows(tmp_path):
+    one = build(tmp_path / "one", shard_entries=1)
+    four = build(tmp_path / "four", shard_entries=4)
+    n = one["rows"]["sft/ecot/train"] + one["rows"]["sft/ecot/validation"]
+    assert n >= 2
+    assert len(list((tmp_path / "one" / "sft/ecot").glob("*.jsonl.gz"))) == n  # one example per shard
+    assert rows(tmp_path / "one", "sft/ecot") == rows(tmp_path / "four", "sft/ecot")
+    for export in ("alpaca/train.json", "alpaca/validation.json", "chat/train.jsonl"):  # the same rows, in order
+        assert (tmp_path / "one" / "sft" / export).read_bytes() == (tmp_path / "four" / "sft" / export).read_bytes()
+    assert not list((tmp_path / "one" / ".state").glob("ecot-*"))  # the candidates' scratch file is gone
+
+
+@needs_data
 def test_manifest_counts_tokens_with_a_named_tokenizer(tmp_path):
     m = build(tmp_path / "t", tokenizer="smollm2")
     assert m["tokens"]["tokenizer"] == "SmolLM2-135M-Instruct"

@@ -297,3 +297,16 @@ def test_clean_removes_evidence_and_citations():
     text = "Binds X {ECO:0000250|UniProtKB:P1} (PubMed:1, PubMed:2). Also Y (By similarity; PubMed:3).\nZ PubMed:4."
     cleaned = ecot._clean(text)
     assert cleaned == "Binds X. Also Y. Z."
+
+
+def test_candidates_kept_on_disk_give_the_same_examples(sample, tmp_path):
+    from proteinlm.dataset.instruct.candidate_store import DiskStore
+
+    _, active, dr, _ = sample
+    entries = _many(60) + _many(7, "1.1.1.1")
+    random.Random(0).shuffle(entries)
+    with DiskStore(tmp_path / "scratch" / "candidates.pickle") as store:
+        on_disk = _view(ecot_examples(entries, active, dr, per_ec=5, store=store))
+        assert store.path.stat().st_size > 0
+    assert on_disk == _view(ecot_examples(entries, active, dr, per_ec=5))
+    assert not (tmp_path / "scratch" / "candidates.pickle").exists()  # removed on close

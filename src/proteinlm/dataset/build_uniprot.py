@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from proteinlm import __version__
+from proteinlm.dataset.instruct.candidate_store import DiskStore
+from proteinlm.dataset.seen_ids import SeenIds
 from proteinlm.dataset.sft_exports import SftExports, shard_rows
 from proteinlm.dataset.uniprot_chunks import (
     SPLITS,
@@ -113,24 +115,21 @@ def _items(opts: UniprotBuildOptions, skipped: list[str]) -> Iterator[Item]:
     def on_error(err: RecordError) -> None:
         skipped.append(str(err))
 
-    seen: set[str] = set()
+    seen = SeenIds()
     for path in opts.inputs:
         if uniprot.guess_format(path) == "flat":
             name = str(path)
             for text, line in uniprot.flat_pieces(path):
                 acc = uniprot.piece_accession(text)
-                if acc is not None and acc in seen:
+                if acc is not None and not seen.add(acc):
                     skipped.append(f"{name}:{line}: duplicate accession {acc} (kept the first)")
                     continue
-                if acc is not None:
-                    seen.add(acc)
                 yield name, text, line
             continue
         for entry in uniprot.parse(path, on_error=on_error):
-            if entry.accession in seen:
+            if not seen.add(entry.accession):
                 skipped.append(f"{entry.source}: duplicate accession {entry.accession} (kept the first)")
                 continue
-            seen.add(entry.accession)
             yield entry
 
 
@@ -199,18 +198,18 @@ def build_uniprot(opts: UniprotBuildOptions, progress: Callable[[int], None] | N
             yield from handle(job.get(), msgs)
         skipped.extend(messages)
 
+    store = DiskStore(out / ".state" / "ecot-candidates.pickle")
     try:
-        examples = list(
-            ecot.ecot_examples(candidates(), enzymes, dr_map, sifts, transfers=transfers, per_ec=opts.per_ec, seed=opts.seed)
+        examples = ecot.ecot_examples(
+            candidates(), enzymes, dr_map, sifts, transfers=transfers, per_ec=opts.per_ec, seed=opts.seed, store=store
         )
+        ecot_stats = _write_ecot(out, opts, examples, exports)  # reads every entry first
         if pool is not None:
             pool.close()
     finally:
+        store.close()
         if pool is not None:
             pool.terminate()
-    ecot_stats = ChunkStats(index=0)
-    ecot_rows = [sft_row(e) | {"ec": e.meta.get("ec")} for e in examples]
-    exports.append(write_subset(out, "sft/ecot", 0, ecot_rows, "sft", ecot_stats))
     export_counts = exports.finish(lambda split: shard_rows(out, split))
 
     chunks = sorted(list(done.values()) + results, key=lambda s: s.index)
@@ -220,6 +219,26 @@ def build_uniprot(opts: UniprotBuildOptions, progress: Callable[[int], None] | N
     run = {"wall_time_s": round(wall, 3), "chunks_built": len(results), "chunks_resumed": len(done), "workers": opts.workers}
     (out / ".state" / "last_run.json").write_text(json.dumps(run) + "\n")
     return manifest
+
+
+def _write_ecot(out: Path, opts: UniprotBuildOptions, examples: Iterator, exports: SftExports) -> list[ChunkStats]:
+    """ECoT examples in shards of `shard_entries` rows, as they come (up to #ECs x per_ec of them:
+    ~120k for Swiss-Prot, too many to hold at once), their rows appended to the exports."""
+    stats: list[ChunkStats] = []
+    batch: list[dict] = []
+
+    def flush() -> None:
+        stats.append(ChunkStats(index=len(stats)))
+        exports.append(write_subset(out, "sft/ecot", len(stats) - 1, batch, "sft", stats[-1]))
+        batch.clear()
+
+    for e in examples:
+        batch.append(sft_row(e) | {"ec": e.meta.get("ec")})
+        if len(batch) >= opts.shard_entries:
+            flush()
+    if batch or not stats:
+        flush()
+    return stats
 
 
 def _sum(dicts) -> dict:
@@ -234,7 +253,7 @@ def _sum(dicts) -> dict:
 def _manifest(opts, out: Path, chunks, ecot_stats, skipped, exports) -> dict:
     """Everything that describes the output and nothing that varies between identical builds
     (timings go to .state/last_run.json)."""
-    all_stats = list(chunks) + [ecot_stats]
+    all_stats = list(chunks) + list(ecot_stats)
     outputs = sorted(
         p for p in out.rglob("*") if p.is_file() and ".state" not in p.parts and p.name != "manifest.json"
     )

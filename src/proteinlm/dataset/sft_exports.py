@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -42,6 +43,45 @@ def export_parts(rows: Sequence[dict], encoded: Sequence[dict]) -> tuple[bytes, 
             f'{{"role": "assistant", "content": {enc_out}}}]}}\n'
         )
     return ",\n".join(alpaca).encode("utf-8"), "".join(chat).encode("utf-8")
+
+
+class ExportParts:
+    """One chunk's export parts for one split, written to `OUT/.state/parts/` batch by batch (by
+    the worker that built the rows) and moved into the exports by the main process, in chunk
+    order: neither process holds a chunk's export text, and no bytes cross the process pipe."""
+
+    def __init__(self, out: Path, name: str):
+        folder = out / ".state" / "parts"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.paths = (folder / f"{name}.alpaca", folder / f"{name}.chat")
+        self._files = [p.open("wb") for p in self.paths]  # a killed run's leftovers are overwritten
+        self._empty = True
+
+    def add(self, alpaca: bytes, chat: bytes) -> None:
+        if alpaca:
+            self._files[0].write(alpaca if self._empty else b",\n" + alpaca)
+            self._empty = False
+        self._files[1].write(chat)
+
+    def close(self) -> tuple[Path, Path]:
+        for fh in self._files:
+            fh.close()
+        return self.paths
+
+
+def _write_part(fh, part: bytes | Path) -> None:
+    """Append one part, given as bytes or as an `ExportParts` file (removed once copied)."""
+    if isinstance(part, Path):
+        with part.open("rb") as src:
+            shutil.copyfileobj(src, fh, 1 << 20)
+        part.unlink()
+    else:
+        fh.write(part)
+
+
+def _drop_part(part: bytes | Path) -> None:
+    if isinstance(part, Path):
+        part.unlink(missing_ok=True)
 
 
 class SftExports:
@@ -79,21 +119,29 @@ class SftExports:
                     fh.truncate(want)
             self.rows[split] = rows.get(split, 0)
 
-    def append(self, parts: dict[str, tuple[bytes, bytes, int]]) -> dict[str, int]:
-        """Add one chunk's (alpaca, chat, rows) per split; returns the files' sizes after it."""
+    def append(self, parts: dict[str, tuple[bytes | Path, bytes | Path, int]]) -> dict[str, int]:
+        """Add one chunk's (alpaca, chat, rows) per split, each part as bytes or as a file (see
+        `ExportParts`); returns the files' sizes after it."""
         sizes: dict[str, int] = {}
         if self.rebuild:  # no sizes: a later resume must rebuild as well
             for split in self.splits:
-                self.rows[split] += parts.get(split, (b"", b"", 0))[2]
+                alpaca, chat, n = parts.get(split, (b"", b"", 0))
+                _drop_part(alpaca)
+                _drop_part(chat)
+                self.rows[split] += n
             return sizes
         for split in self.splits:
             alpaca, chat, n = parts.get(split, (b"", b"", 0))
             a_path, c_path = (self._partial(p) for p in self._paths(split))
             if n:
                 with a_path.open("ab") as fh:
-                    fh.write((b"\n" if self.rows[split] == 0 else b",\n") + alpaca)
+                    fh.write(b"\n" if self.rows[split] == 0 else b",\n")
+                    _write_part(fh, alpaca)
                 with c_path.open("ab") as fh:
-                    fh.write(chat)
+                    _write_part(fh, chat)
+            else:
+                _drop_part(alpaca)
+                _drop_part(chat)
             self.rows[split] += n
             sizes[f"alpaca/{split}"] = a_path.stat().st_size if a_path.exists() else 0
             sizes[f"chat/{split}"] = c_path.stat().st_size if c_path.exists() else 0

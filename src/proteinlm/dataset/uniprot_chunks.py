@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
-from proteinlm.dataset.sft_exports import export_parts
-from proteinlm.dataset.writers import json_lines, split_of, write_jsonl_gz, write_parquet
+from proteinlm.dataset.sft_exports import ExportParts, export_parts
+from proteinlm.dataset.writers import GzipShard, json_lines, split_of, write_parquet
 from proteinlm.errors import RecordError
 from proteinlm.records import Instruction, ProteinEntry
 
@@ -65,12 +65,18 @@ def sft_row(ins: Instruction) -> dict:
     }
 
 
+# Rows are turned into JSON a batch at a time: a chunk's JSON text, its gzip input and its export
+# parts (~100 MB for 5,000 entries) are never in memory at once.
+_BATCH = 1000
+
+
 def write_subset(
     out: Path, subset: str, index: int, rows: list[dict], key: str, stats: ChunkStats, memo: dict | None = None
-) -> dict[str, tuple[bytes, bytes, int]]:
+) -> dict[str, tuple[Path, Path, int]]:
     """Write one chunk of a subset, split by accession, in every requested format; for SFT rows,
-    return their export parts per split. `memo` (text -> token count) is shared by the subsets of
-    one chunk: an entry's sequence text is its document's paragraph and each task's input."""
+    return their export parts per split (files that `SftExports.append` moves into the exports).
+    `memo` (text -> token count) is shared by the subsets of one chunk: an entry's sequence text
+    is its document's paragraph and each task's input."""
     opts: UniprotBuildOptions = _worker["opts"]
     by_split: dict[str, list[dict]] = {s: [] for s in SPLITS}
     for row in rows:
@@ -86,17 +92,29 @@ def write_subset(
             )
             for r in part:
                 stats.tasks[f"{r['task']}/{split}"] = stats.tasks.get(f"{r['task']}/{split}", 0) + 1
-            encoded: list[dict] = []
-            lines = json_lines(part, repeated=("input",), keep=encoded)
-            exports[split] = (*export_parts(part, encoded), len(part))
         else:  # documents: paragraphs joined by blank lines
             counts = _worker["tokens"].count_joined([r[key].split("\n\n") for r in part], "\n\n", memo)
         stats.tokens[name] = sum(counts) if counts is not None else None
         if not part:
             continue
         base = out / subset / f"{split}-{index:05d}"
-        if "jsonl.gz" in opts.formats:
-            write_jsonl_gz(base.with_name(base.name + ".jsonl.gz"), lines if key == "sft" else part)
+        shard = GzipShard(base.with_name(base.name + ".jsonl.gz")) if "jsonl.gz" in opts.formats else None
+        parts = ExportParts(out, f"{subset.replace('/', '-')}-{index:05d}-{split}") if key == "sft" else None
+        for i in range(0, len(part), _BATCH):
+            batch = part[i : i + _BATCH]
+            if parts is not None:
+                encoded: list[dict] = []
+                lines = json_lines(batch, repeated=("input",), keep=encoded)
+                parts.add(*export_parts(batch, encoded))
+            else:
+                lines = json_lines(batch)
+            if shard is not None:
+                shard.write(lines)
+            del lines
+        if shard is not None:
+            shard.close()
+        if parts is not None:
+            exports[split] = (*parts.close(), len(part))
         if "parquet" in opts.formats:
             write_parquet(base.with_name(base.name + ".parquet"), part)
     return exports
@@ -123,6 +141,7 @@ def build_chunk(index: int, entries: list[ProteinEntry]) -> tuple[ChunkStats, di
             for i in entry_instructions(e, tasks=opts.tasks, seq_tags=tags, seq_sep=opts.seq_sep, sections=sections, seq_text=seq)
         ]
     write_subset(out, "pretrain/swissprot", index, docs, "text", stats, memo)
+    docs.clear()  # written: free the documents' text before the SFT rows are (peak memory)
     return stats, write_subset(out, "sft/uniprot", index, sft, "sft", stats, memo)
 
 

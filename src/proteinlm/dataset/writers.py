@@ -84,6 +84,25 @@ def write_jsonl_gz(path: Path, rows: list[dict] | str) -> None:
     write_bytes_atomic(path, gzip_bytes((rows if isinstance(rows, str) else json_lines(rows)).encode("utf-8")))
 
 
+class GzipShard:
+    """A JSONL.gz shard written piece by piece (a chunk's rows a batch at a time, so their JSON
+    text is never all in memory), to a temporary name renamed into place by `close`. The bytes
+    depend on the pieces' boundaries, which the callers fix (a batch size), not on timing."""
+
+    def __init__(self, path: Path):
+        self.path, self._tmp = path, _atomic_path(path)
+        self._gz = igzip.IGzipFile(filename="", mode="wb", compresslevel=2, fileobj=self._tmp.open("wb"), mtime=0)
+
+    def write(self, text: str) -> None:
+        self._gz.write(text.encode("utf-8"))
+
+    def close(self) -> None:
+        fileobj = self._gz.fileobj
+        self._gz.close()
+        fileobj.close()
+        os.replace(self._tmp, self.path)
+
+
 def write_parquet(path: Path, rows: list[dict]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq

@@ -29,6 +29,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping
 
+from proteinlm.dataset.instruct.candidate_store import MemoryStore
 from proteinlm.dataset.seqtext import seq_to_text
 from proteinlm.errors import SourceError
 from proteinlm.records import Enzyme, Instruction, ProteinEntry
@@ -313,6 +314,7 @@ def ecot_examples(
     per_ec: int | None = 20,
     seed: int = 0,
     reviewed_only: bool = True,
+    store=None,
 ) -> Iterator[Instruction]:
     """One ECoT example per (entry, EC known to ENZYME), at most `per_ec` per EC, sorted by EC then
     accession.
@@ -323,6 +325,7 @@ def ecot_examples(
     candidates, the kept ones are those with the smallest blake2b(seed, ec, accession): a bounded
     heap per EC, so memory is O(#ECs × per_ec) and the result does not depend on input order.
     Examples are emitted after the last entry has been read. `per_ec=None` keeps every candidate.
+    `store` (`candidate_store.DiskStore`) keeps the kept entries out of memory until then.
     """
     if per_ec is not None and per_ec < 1:
         raise ValueError(f"per_ec must be >= 1 or None, got {per_ec}")
@@ -334,11 +337,12 @@ def ecot_examples(
     # Per EC: a heap whose top is the *worst* kept candidate (largest hash; ties broken by
     # accession), and the payloads of the kept ones, keyed by accession (dedupes repeated entries).
     heaps: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    kept: dict[str, dict[str, tuple[ProteinEntry, str, str | None]]] = defaultdict(dict)
+    kept: dict[str, dict[str, tuple[object, str, str | None]]] = defaultdict(dict)  # (store key, mapping, via)
+    store = store or MemoryStore()
     for entry in entries:
         if reviewed_only and not entry.reviewed:
             continue
-        acc, slim = entry.accession, None
+        acc, key = entry.accession, None
         for ec, (mapping, via) in _mappings(entry, active, moved, dr_map, sifts).items():
             if acc in kept[ec]:
                 continue
@@ -351,9 +355,10 @@ def ecot_examples(
                 del kept[ec][evicted[1]]
             else:
                 continue
-            slim = slim or _slim(entry)
-            kept[ec][acc] = (slim, mapping, via)
+            if key is None:
+                key = store.put(_slim(entry))
+            kept[ec][acc] = (key, mapping, via)
     for ec in sorted(kept, key=_ec_key):
         for acc in sorted(kept[ec]):
-            entry, mapping, via = kept[ec][acc]
-            yield _instruction(entry, active[ec], mapping, via, seed)
+            key, mapping, via = kept[ec][acc]
+            yield _instruction(store.get(key), active[ec], mapping, via, seed)
