@@ -71,17 +71,18 @@ def json_lines(rows: Iterable[dict], repeated: Sequence[str] = (), keep: list | 
     return "".join(out)
 
 
+# ISA-L (python-isal, as cutadapt and xopen use) at level 2: on MEDLINE text ~5x faster than zlib's
+# level 3 for a file ~1% larger; ISA-L's level 3 is 2.5% smaller again but 2.6x slower (about 5% of
+# a whole `build uniprot`). mtime=0 and no file name: the same bytes on every run.
+GZIP_LEVEL = 2
+
+
 def gzip_bytes(data: bytes) -> bytes:
-    """gzip with ISA-L (python-isal, as cutadapt and xopen use). Level 2: on MEDLINE text ~5x
-    faster than zlib's level 3 for a file ~1% larger; ISA-L's level 3 is 2.5% smaller again but
-    2.6x slower (about 5% of a whole `build uniprot`). mtime=0 and no file name: the same bytes on
-    every run."""
-    return igzip.compress(data, compresslevel=2, mtime=0)
+    return igzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0)
 
 
-def write_jsonl_gz(path: Path, rows: list[dict] | str) -> None:
-    """Rows, or their JSON lines already made by `json_lines`, as a gzip shard."""
-    write_bytes_atomic(path, gzip_bytes((rows if isinstance(rows, str) else json_lines(rows)).encode("utf-8")))
+def write_jsonl_gz(path: Path, rows: list[dict]) -> None:
+    write_bytes_atomic(path, gzip_bytes(json_lines(rows).encode("utf-8")))
 
 
 class GzipShard:
@@ -91,7 +92,9 @@ class GzipShard:
 
     def __init__(self, path: Path):
         self.path, self._tmp = path, _atomic_path(path)
-        self._gz = igzip.IGzipFile(filename="", mode="wb", compresslevel=2, fileobj=self._tmp.open("wb"), mtime=0)
+        self._gz = igzip.IGzipFile(
+            filename="", mode="wb", compresslevel=GZIP_LEVEL, fileobj=self._tmp.open("wb"), mtime=0
+        )
 
     def write(self, text: str) -> None:
         self._gz.write(text.encode("utf-8"))
