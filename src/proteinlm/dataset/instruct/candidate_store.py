@@ -9,7 +9,6 @@ is all it does); the file is removed when the build ends.
 
 from __future__ import annotations
 
-import os
 import pickle
 from pathlib import Path
 
@@ -53,8 +52,7 @@ class DiskStore:
     def close(self) -> None:
         if not self._fh.closed:
             self._fh.close()
-        if self.path.exists():
-            os.unlink(self.path)
+        self.path.unlink(missing_ok=True)
 
     def __enter__(self) -> DiskStore:
         return self
