@@ -28,20 +28,33 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data"
 
 
-def make_workload(path: Path, target_mb: float) -> int:
+def real_entries() -> list[str]:
+    """The flat-file entries of ../shared/data/swissprot, each up to and including its "//" line."""
     entries = []
     for f in sorted((DATA / "swissprot").glob("*.txt")):
         text = f.read_text()
         entries += [e + "//\n" for e in text.split("//\n") if e.strip().startswith("ID")]
+    return entries
+
+
+def renamed(entry: str, n: int) -> str:
+    """The entry as the n-th of a workload: a fresh accession and entry name."""
+    entry = re.sub(r"^AC   [^\n]*", f"AC   Q{n:09d};", entry, count=1, flags=re.M)
+    return re.sub(r"^ID   (\S+)", f"ID   P{n}_BENCH", entry, count=1, flags=re.M)
+
+
+# One thread per library in the measured processes: the figures are per core.
+CHILD_ENV = dict(os.environ, TOKENIZERS_PARALLELISM="false", RAYON_NUM_THREADS="1", OMP_NUM_THREADS="1")
+
+
+def make_workload(path: Path, target_mb: float) -> int:
+    entries = real_entries()
     n = 0
     with path.open("w") as out:
         while out.tell() < target_mb * 1e6:
             for e in entries:
                 n += 1
-                acc = f"Q{n:09d}"
-                e2 = re.sub(r"^AC   [^\n]*", f"AC   {acc};", e, count=1, flags=re.M)
-                e2 = re.sub(r"^ID   (\S+)", f"ID   P{n}_BENCH", e2, count=1, flags=re.M)
-                out.write(e2)
+                out.write(renamed(e, n))
     return n
 
 
@@ -73,9 +86,8 @@ print(json.dumps({"entries": n, "wall_s": wall, "rss_mb": resource.getrusage(res
 
 
 def measure(mode: str, path: Path, out: Path, workers: int, enzyme: str | None) -> dict:
-    env = dict(os.environ, TOKENIZERS_PARALLELISM="false", RAYON_NUM_THREADS="1", OMP_NUM_THREADS="1")
     args = [sys.executable, "-c", CHILD, mode, str(path), str(out), str(workers)] + ([enzyme] if enzyme else [])
-    res = subprocess.run(args, check=True, capture_output=True, text=True, env=env)
+    res = subprocess.run(args, check=True, capture_output=True, text=True, env=CHILD_ENV)
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 

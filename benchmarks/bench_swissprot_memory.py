@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -31,8 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-DATA = REPO.parent / "shared" / "data"
+from bench_swissprot import CHILD_ENV, real_entries, renamed  # the same real entries, renamed alike
+
 _EC = re.compile(r"EC=[0-9n.-]+")
 
 
@@ -51,16 +50,11 @@ def make_enzyme_file(path: Path, n_ecs: int) -> None:
 
 
 def make_workload(path: Path, n_entries: int, n_ecs: int) -> int:
-    entries = []
-    for f in sorted((DATA / "swissprot").glob("*.txt")):
-        text = f.read_text()
-        entries += [e + "//\n" for e in text.split("//\n") if e.strip().startswith("ID")]
+    entries = real_entries()
     with_ec = 0
     with path.open("w") as out:
         for n in range(1, n_entries + 1):
-            e = entries[n % len(entries)]
-            e = re.sub(r"^AC   [^\n]*", f"AC   Q{n:09d};", e, count=1, flags=re.M)
-            e = re.sub(r"^ID   (\S+)", f"ID   P{n}_BENCH", e, count=1, flags=re.M)
+            e = renamed(entries[n % len(entries)], n)
             if "EC=" in e:
                 e = _EC.sub(f"EC={ec_of(with_ec % n_ecs)}", e)
                 with_ec += 1
@@ -107,9 +101,8 @@ def main() -> None:
         results = {}
         ok = True
         for workers in args.workers:
-            env = dict(os.environ, TOKENIZERS_PARALLELISM="false", RAYON_NUM_THREADS="1", OMP_NUM_THREADS="1")
             res = subprocess.run([sys.executable, "-c", CHILD, str(work), str(tmp / f"out-{workers}"), str(enzyme), str(workers)],
-                                 check=True, capture_output=True, text=True, env=env)
+                                 check=True, capture_output=True, text=True, env=CHILD_ENV)
             r = json.loads(res.stdout.strip().splitlines()[-1])
             shutil.rmtree(tmp / f"out-{workers}")  # ~5 GB of output per build
             marks = r.pop("marks")
