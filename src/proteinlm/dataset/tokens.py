@@ -6,6 +6,7 @@ Counting uses the `tokenizers` library directly on a `tokenizer.json`: importing
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Sequence
 
@@ -25,15 +26,35 @@ def _smollm2_tokenizer_json() -> Path:
     target = (cache.parent / f"{cache.name}-tokenizer") if cache is not None else (
         Path.home() / ".cache" / "proteinlm" / f"{gguf.stem}-tokenizer"
     )
-    if (target / "tokenizer.json").is_file():  # converted by an earlier build
-        return target / "tokenizer.json"
-    from transformers import AutoTokenizer  # one-off conversion of the GGUF vocabulary
+    if not (target / "tokenizer.json").is_file():  # not converted by an earlier build
+        _convert_in_child(gguf, target)
+    return target / "tokenizer.json"
 
+
+def _convert_in_child(gguf: Path, target: Path) -> None:
+    """Convert the GGUF vocabulary with transformers in a child process: transformers imports
+    torch (~1 GB of RSS and ~5 s), which a build process would otherwise keep for its whole run."""
+    import subprocess
+    import sys
+
+    code = "import sys; from proteinlm.dataset.tokens import convert_gguf_tokenizer as c; c(sys.argv[1], sys.argv[2])"
+    res = subprocess.run([sys.executable, "-c", code, str(gguf), str(target)], capture_output=True, text=True)
+    if res.returncode != 0:
+        tail = (res.stderr.strip().splitlines() or ["no message"])[-1]
+        raise ProteinLMError(f"cannot convert the tokenizer of {gguf}: {tail}")
+
+
+def convert_gguf_tokenizer(gguf: str | Path, target: str | Path) -> None:
+    """Write the tokenizer.json of a GGUF model into `target` (atomically: a killed conversion
+    leaves no file that a later build would take for finished)."""
+    from transformers import AutoTokenizer
+
+    gguf, target = Path(gguf), Path(target)
     tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     target.mkdir(parents=True, exist_ok=True)
-    tok.backend_tokenizer.save(str(target / "tokenizer.json.tmp"))
-    (target / "tokenizer.json.tmp").replace(target / "tokenizer.json")
-    return target / "tokenizer.json"
+    tmp = target / f"tokenizer.json.tmp-{os.getpid()}"
+    tok.backend_tokenizer.save(str(tmp))
+    tmp.replace(target / "tokenizer.json")
 
 
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # what a sequence body holds (the body pattern is [A-Z])
