@@ -425,6 +425,17 @@ def test_clean_text(raw: str, want: str) -> None:
     assert clean_text(raw) == want
 
 
+def test_double_periods_become_one_and_other_runs_of_periods_stay() -> None:
+    """Every run of exactly two periods becomes one; a single period and an ellipsis (3+) stay."""
+    import itertools
+
+    for n in range(1, 8):
+        for chars in itertools.product("a.", repeat=n):
+            text = "x" + "".join(chars) + "x"  # letters at both ends: nothing else of the cleaning applies
+            want = re.sub(r"\.+", lambda m: "." if len(m.group()) == 2 else m.group(), text)
+            assert clean_text(text) == want, text
+
+
 def test_clean_structured_comments() -> None:
     reaction = (
         "Reaction=4-coumaroyl-CoA + 2 H(+) + 3 malonyl-CoA = 2',4,4',6'-tetrahydroxychalcone + 3 "

@@ -119,7 +119,9 @@ _DROP = re.compile(
     r"|\((?:By similarity|Probable|Potential)\)"
 )
 _TOPIC_PREFIX = re.compile(r"^([A-Z][A-Z ]*[A-Z]):\s*")
-_DOUBLE_PERIOD = re.compile(r"(?<!\.)\.\.(?!\.)")
+# ".." not part of "...": the literal comes first (the look-behind checks the character before it
+# once matched), so the engine skips to each ".." instead of trying a look-behind at every position.
+_DOUBLE_PERIOD = re.compile(r"\.\.(?<!\.\.\.)(?!\.)")
 _SPACE_BEFORE_PUNCT = re.compile(r" (?=[.,;:)])")
 _SEP = "\x00"  # joins the texts of one entry so that they are cleaned in one pass
 
