@@ -1,0 +1,161 @@
+"""The compiled flat-file reader (sources/_flatfile.c) against the Python reader it replaces.
+
+The C reader either gives exactly the fields `_flat_entry` gives or declines (None), and the Python
+reader then reads the entry. Checked on every real entry (Biopython, the oracle of the Python
+reader, sees the same entries in test_uniprot_source.py) and on thousands of mutated copies that
+aim at the rules where the two could part: evidence braces, partitions on ": " and "=", hyphen
+wraps before "and"/"or"/"nor"/"to", whitespace other than spaces, wrapped and dropped lines.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from proteinlm.sources import uniprot
+from proteinlm.sources.text import SKIPPED_TOPICS
+
+FIXTURES = Path(__file__).parent / "fixtures" / "uniprot"
+SWISSPROT = Path(__file__).parents[1].parent / "shared/data/swissprot"
+
+if os.environ.get("PROTEINLM_REQUIRE_C") == "1":  # CI: the extension must have been built
+    from proteinlm.sources import _flatfile  # noqa: F401
+elif uniprot._c_fields is None:
+    pytest.skip("the C flat-file reader is not built (no compiler at install)", allow_module_level=True)
+
+
+def _entry_texts() -> list[str]:
+    """What `_flat_entry` receives for each entry of the real flat files and the fixture."""
+    files = [FIXTURES / "modern.dat"]
+    if SWISSPROT.is_dir():
+        files += sorted(p for p in SWISSPROT.iterdir() if p.suffix == ".txt" or p.name == "sp016")
+    out = []
+    for f in files:
+        for text, _ in uniprot.flat_pieces(f):
+            text = text.lstrip()
+            if text.startswith("ID   ") and text.endswith("\n//\n"):
+                out.append(text[:-3])
+    return out
+
+
+def _python(t: str):
+    try:
+        return uniprot._flat_entry(t, "f:1")
+    except (uniprot.BadRecord, ValueError, IndexError, KeyError):
+        return None
+
+
+def _compiled(t: str):
+    fields = uniprot._c_fields(t, SKIPPED_TOPICS)
+    return None if fields is None else uniprot._entry_of(fields, "f:1")
+
+
+def test_real_entries_read_alike_and_only_the_old_format_is_declined():
+    texts = _entry_texts()
+    assert len(texts) >= 10
+    declined = []
+    for t in texts:
+        got = _compiled(t)
+        if got is None:
+            declined.append(t.split()[1])
+        else:
+            assert got == _python(t), t.split()[1]
+    # sp016 is a 2007 entry: its DE lines are the pre-2008 free text, which only Python reads
+    assert declined == (["FOS_HUMAN"] if SWISSPROT.is_dir() else [])
+
+
+TRICKY = [
+    " {ECO:0000269|PubMed:123}", "{ECO:1}", "{", "}", "{a{b}", ";", "=", ": ", ":", " and", "-", "PubMed=12",
+    "PubMed=", "  ", "\t", "\x1c", "\x1f", "\x0b", "\x0c", "\r", ".", "..", ",", "(", ")", "()", "( ", "Note=", "EC=1.2.3.4",
+    "Full=Alpha;", "Short=X;", "Name=Y;", "Synonyms=a, b;", "ORFNames=c;", "OrderedLocusNames=d", "and", "to",
+    "or ", "nor", "tox", " -!- ", "-!- FUNCTION: ", "---", "RecName: ", "AltName: ", "Flags: ", "Contains:",
+    "Reaction=A = B; EC=1.1.1.1;", "Name=heme; Note=x;", "[Isoform 2]: ", "[MIM:1]", "(PubMed:1, PubMed:2)",
+    "(By similarity)", "1_0", "+5", "x" * 40, "é",
+]
+CODES = ("AC", "DE", "GN", "OS", "OX", "CC", "DR", "KW", "SQ", "RN", "RX")
+
+
+def _mutate(t: str, rnd: random.Random) -> str:
+    lines = t.split("\n")[:-1]  # t ends with a newline
+    for _ in range(rnd.randint(1, 3)):
+        i = rnd.randrange(1, len(lines))
+        op = rnd.randrange(7)
+        if op == 0:  # drop a line
+            del lines[i]
+        elif op == 1:  # repeat a line
+            lines.insert(i, lines[i])
+        elif op == 2:  # a tricky piece inside a line
+            at = rnd.randint(min(5, len(lines[i])), len(lines[i]))
+            lines[i] = lines[i][:at] + rnd.choice(TRICKY) + lines[i][at:]
+        elif op == 3:  # wrap a line, with a hyphen before the break now and then
+            at = rnd.randint(min(6, len(lines[i])), len(lines[i]))
+            head = lines[i][:at] + ("-" if rnd.random() < 0.5 else "")
+            indent = " " * rnd.choice((3, 5, 7, 8, 9))
+            lines[i : i + 1] = [head, lines[i][:2] + indent + rnd.choice(("and x", "or", "tox", "nor.", "")) +
+                                lines[i][at:]]
+        elif op == 4:  # a line of another code
+            lines.insert(i, rnd.choice(CODES) + "   " + rnd.choice(TRICKY) + rnd.choice(TRICKY))
+        elif op == 5:  # a line's code changed
+            lines[i] = rnd.choice(CODES) + lines[i][2:]
+        else:  # a gene separator
+            lines.insert(i, "GN   and")
+    return "\n".join(lines) + "\n"
+
+
+def test_mutated_entries_read_alike_or_are_declined():
+    rnd = random.Random(20261202)
+    texts = _entry_texts()
+    compared = declined = 0
+    for _ in range(3000):
+        t = _mutate(rnd.choice(texts), rnd)
+        got = _compiled(t)
+        if got is None:
+            declined += 1
+            continue
+        compared += 1
+        assert got == _python(t), t
+    # most mutants are still read by C: the comparison is not vacuous
+    assert compared > 2000, (compared, declined)
+
+
+def test_non_ascii_and_malformed_entries_are_left_to_python():
+    t = _entry_texts()[0]
+    assert uniprot._c_fields(t.replace("ID   ", "ID   é", 1), SKIPPED_TOPICS) is None
+    sq = t.rfind("\nSQ   ")
+    assert uniprot._c_fields(t[:sq] + "\nSQ   SEQUENCE   9999 AA;" + t[t.find("\n", sq + 1):], SKIPPED_TOPICS) is None
+    assert uniprot._c_fields(t[: t.find("\nAC   ")] + t[t.find("\n", t.find("\nAC   ") + 1):], SKIPPED_TOPICS) is None
+
+
+def test_builds_with_and_without_the_c_reader_are_byte_identical(tmp_path, monkeypatch):
+    from proteinlm.dataset.build_uniprot import UniprotBuildOptions, build_uniprot
+
+    inputs = [str(FIXTURES / "modern.dat")] + sorted(
+        str(p) for p in SWISSPROT.glob("*.txt")) if SWISSPROT.is_dir() else [str(FIXTURES / "modern.dat")]
+
+    def files(out: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
+                if p.is_file() and ".state" not in p.parts and p.name != "manifest.json"}
+
+    build_uniprot(UniprotBuildOptions(inputs=inputs, out=str(tmp_path / "c"), tokenizer="none"))
+    monkeypatch.setattr(uniprot, "_c_fields", None)
+    build_uniprot(UniprotBuildOptions(inputs=inputs, out=str(tmp_path / "py"), tokenizer="none"))
+    assert files(tmp_path / "c") == files(tmp_path / "py") != {}
+
+
+@pytest.mark.parametrize("code", [c for c in range(128) if c != 10])
+def test_every_ascii_character_is_space_or_word_as_in_python(code):
+    """The C reader's whitespace (str.strip/split) and word (regex \\w) classes, character by
+    character: at the end of the OS line (stripped) and inside a PubMed id and a GO id."""
+    ch = chr(code)
+    t = _entry_texts()[0]
+    os_at = t.find("\nOS   ")
+    t = t[: t.find("\n", os_at + 1)] + ch + t[t.find("\n", os_at + 1):]
+    t = t.replace("PubMed=", "PubMed=1" + ch, 1)
+    go = t.find("\nDR   GO; ")
+    if go >= 0:
+        t = t[: go + 10] + ch + t[go + 10:]
+    assert _compiled(t) in (None, _python(t))
+    assert _compiled(t) is not None  # not declined: the comparison above is real
