@@ -1,11 +1,17 @@
-"""The one compiled module, the flat-file field reader (src/proteinlm/sources/_flatfile.c).
-Optional: without a C compiler the install goes on and the Python reader does the same work."""
+"""The one compiled module: the flat-file field reader and the comment cleaning
+(src/proteinlm/sources/_flatfile.c, _textclean.c). Optional: without a C compiler the install goes
+on and the Python code they mirror does the same work."""
 
 from setuptools import Extension, setup
 
 setup(
     ext_modules=[
-        Extension("proteinlm.sources._flatfile", ["src/proteinlm/sources/_flatfile.c"], optional=True,
-                  extra_compile_args=["-O2"]),
+        Extension(
+            "proteinlm.sources._flatfile",
+            ["src/proteinlm/sources/_flatfile.c", "src/proteinlm/sources/_textclean.c"],
+            depends=["src/proteinlm/sources/_ctext.h"],
+            optional=True,
+            extra_compile_args=["-O2"],
+        ),
     ]
 )

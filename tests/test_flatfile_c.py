@@ -159,3 +159,66 @@ def test_every_ascii_character_is_space_or_word_as_in_python(code):
         t = t[: go + 10] + ch + t[go + 10:]
     assert _compiled(t) in (None, _python(t))
     assert _compiled(t) is not None  # not declined: the comparison above is real
+
+
+# --------------------------------------------------------------------------- comment cleaning
+from proteinlm.sources import text as text_module  # noqa: E402
+
+PIECES = [
+    "{ECO:0000269|PubMed:1}", "{ECO:1", "}", "{", "(PubMed:1, PubMed:2)", "( PubMed:3 )", "(PubMed:1,)",
+    "(PubMed:1 PubMed:2)", "(PubMed:)", "[MIM:123]", "[MIM:", "]", "(By similarity)", "(Probable)", "(Potential)",
+    "Note=", "NoNote=te=", "..", "...", "....", ". .", " ,", " ;", " :", " )", "( ", "()", "(", ")", "\n", "\t",
+    "\r", "\x1c", "\x0b", "  ", " ", "Reaction=", "Xref=Rhea:1", "EC=1.2.3.4", "EC=", "Evidence=", "Name=",
+    "PhysiologicalDirection=left-to-right", ";", "; ", "=", "[Isoform 2]: ", "]:", "[", "Binds", "heme b",
+    "A + B = C", "x", "FUNCTION: ", "-", "\x00"[:0],
+]
+
+
+def _python_clean(topics, texts):
+    saved = text_module._c_clean_comments
+    text_module._c_clean_comments = None
+    try:
+        return text_module.clean_comments(topics, texts)
+    finally:
+        text_module._c_clean_comments = saved
+
+
+def test_real_comments_are_cleaned_alike():
+    compared = 0
+    for t in _entry_texts():
+        fields = uniprot._c_fields(t, SKIPPED_TOPICS)
+        if fields is None:
+            continue
+        topics, texts = fields[9], fields[10]
+        got = text_module._c_clean_comments(topics, texts)
+        assert got == _python_clean(topics, texts)
+        compared += len(texts)
+    assert compared > 50
+
+
+def test_generated_comments_are_cleaned_alike():
+    rnd = random.Random(7)
+    for _ in range(20000):
+        k = rnd.randint(1, 4)
+        topics = [rnd.choice(("CATALYTIC ACTIVITY", "COFACTOR", "FUNCTION", "DISEASE")) for _ in range(k)]
+        texts = ["".join(rnd.choice(PIECES) for _ in range(rnd.randint(0, 12))) for _ in range(k)]
+        got = text_module._c_clean_comments(topics, texts)
+        assert got == _python_clean(topics, texts), (topics, texts)
+
+
+def test_cleaning_leaves_non_ascii_and_other_types_to_python():
+    assert text_module._c_clean_comments(["FUNCTION"], ["Binds Ca(2+) — strongly."]) is None
+    assert text_module._c_clean_comments(("FUNCTION",), ("x",)) is None
+    assert text_module.clean_comments(["FUNCTION"], ["Binds α-actin (PubMed:1)."]) == ["Binds α-actin."]
+
+
+@pytest.mark.parametrize(("topic", "text"), [
+    ("CATALYTIC ACTIVITY", "Reaction=; Reaction=A = B; EC=; EC=1.1.1.1; Evidence={ECO:1};"),
+    ("CATALYTIC ACTIVITY", "[Isoform 2]:  Reaction=A;B = C; Xref=Rhea:1; PhysiologicalDirection=left-to-right;"),
+    ("CATALYTIC ACTIVITY", "Reaction=Xref=; EC=2"),
+    ("COFACTOR", "[Isoform 2]: Name=heme; Xref=x; Name=Fe; Note=Binds 1 {ECO:1};;"),
+    ("COFACTOR", "Name=; Note=Only a note."),
+    ("COFACTOR", "Note=Name=x"),
+])
+def test_structured_comments_are_cleaned_alike(topic, text):
+    assert text_module._c_clean_comments([topic], [text]) == _python_clean([topic], [text])

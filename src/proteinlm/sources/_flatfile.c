@@ -18,122 +18,7 @@
 #include <Python.h>
 #include <string.h>
 
-typedef Py_ssize_t ssz;
-
-/* str.isspace() and str.split()'s separators, restricted to ASCII */
-static int is_ws(unsigned char c) { return c == ' ' || (c >= 9 && c <= 13) || (c >= 0x1c && c <= 0x1f); }
-/* the regex \w, restricted to ASCII */
-static int is_word(unsigned char c) {
-    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
-}
-
-/* s.find(needle, start, end) */
-static ssz find(const char *s, ssz n, const char *needle, ssz start, ssz end) {
-    ssz m = (ssz)strlen(needle);
-    if (start < 0) start = 0;
-    if (end > n) end = n;
-    if (end - start < m) return -1;
-    const char *r = memmem(s + start, (size_t)(end - start), needle, (size_t)m);
-    return r ? r - s : -1;
-}
-
-/* s.rfind(needle, start, end) */
-static ssz rfind(const char *s, ssz n, const char *needle, ssz start, ssz end) {
-    ssz m = (ssz)strlen(needle);
-    if (start < 0) start = 0;
-    if (end > n) end = n;
-    for (ssz i = end - m; i >= start; i--)
-        if (s[i] == needle[0] && memcmp(s + i, needle, (size_t)m) == 0) return i;
-    return -1;
-}
-
-static int starts(const char *s, ssz n, const char *prefix) {
-    ssz m = (ssz)strlen(prefix);
-    return n >= m && memcmp(s, prefix, (size_t)m) == 0;
-}
-
-static int equals(const char *s, ssz n, const char *word) {
-    return (ssz)strlen(word) == n && memcmp(s, word, (size_t)n) == 0;
-}
-
-/* x.strip(): narrows [*a, *b) */
-static void strip(const char *s, ssz *a, ssz *b) {
-    while (*a < *b && is_ws((unsigned char)s[*a])) (*a)++;
-    while (*b > *a && is_ws((unsigned char)s[*b - 1])) (*b)--;
-}
-
-/* ------------------------------------------------------------------ growable byte buffer */
-typedef struct {
-    char *p;
-    ssz n, cap;
-} buf;
-
-static int put(buf *b, const char *s, ssz k) {
-    if (b->n + k > b->cap) {
-        ssz cap = b->cap ? b->cap : 256;
-        while (cap < b->n + k) cap *= 2;
-        char *p = PyMem_Realloc(b->p, (size_t)cap);
-        if (!p) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, (size_t)k);
-    b->n += k;
-    return 0;
-}
-
-static void release(buf *b) {
-    PyMem_Free(b->p);
-    b->p = NULL;
-    b->n = b->cap = 0;
-}
-
-static PyObject *str_of(const char *s, ssz k) { return PyUnicode_DecodeASCII(s, k, NULL); }
-
-/* strip_evidence(text): re.sub(r"\s*\{[^{}]*\}", "", text).strip() (or text.strip() without "{"),
- * into `out` (overwritten) */
-static int strip_evidence(const char *s, ssz n, buf *out) {
-    out->n = 0;
-    if (!memchr(s, '{', (size_t)n)) {
-        ssz a = 0, b = n;
-        strip(s, &a, &b);
-        return put(out, s + a, b - a);
-    }
-    ssz i = 0;
-    while (i < n) {
-        unsigned char c = (unsigned char)s[i];
-        if (is_ws(c) || c == '{') {
-            ssz j = i;
-            while (j < n && is_ws((unsigned char)s[j])) j++;
-            if (j < n && s[j] == '{') {
-                ssz k = j + 1;
-                while (k < n && s[k] != '{' && s[k] != '}') k++;
-                if (k < n && s[k] == '}') {
-                    i = k + 1;
-                    continue;
-                }
-            }
-        }
-        if (put(out, s + i, 1) < 0) return -1;
-        i++;
-    }
-    ssz a = 0, b = out->n;
-    strip(out->p, &a, &b);
-    memmove(out->p, out->p + a, (size_t)(b - a));
-    out->n = b - a;
-    return 0;
-}
-
-static int append_str(PyObject *list, const char *s, ssz n) {
-    PyObject *o = str_of(s, n);
-    if (!o) return -1;
-    int r = PyList_Append(list, o);
-    Py_DECREF(o);
-    return r;
-}
+#include "_ctext.h"
 
 /* ------------------------------------------------------------------ header lines */
 #define MAX_LINES 512
@@ -319,17 +204,6 @@ static int hyphen_wrap(const char *r, ssz n, buf *out) {
         i++;
     }
     return put(out, r + last, n - last);
-}
-
-/* s.replace(old, new) into out */
-static int replace(const char *s, ssz n, const char *old, const char *new_, buf *out) {
-    out->n = 0;
-    ssz m = (ssz)strlen(old), k = (ssz)strlen(new_), last = 0, at;
-    while ((at = find(s, n, old, last, n)) >= 0) {
-        if (put(out, s + last, at - last) < 0 || put(out, new_, k) < 0) return -1;
-        last = at + m;
-    }
-    return put(out, s + last, n - last);
 }
 
 /* _cc_topics(region) */
@@ -728,6 +602,8 @@ done:
 static PyMethodDef methods[] = {
     {"entry_fields", entry_fields, METH_VARARGS,
      "entry_fields(text, skipped_topics) -> tuple of the entry's fields, or None (let the Python parser read it)"},
+    {"clean_comments", clean_comments_c, METH_VARARGS,
+     "clean_comments(topics, texts) -> the cleaned texts as text.clean_comments gives them, or None (not ASCII)"},
     {NULL, NULL, 0, NULL},
 };
 

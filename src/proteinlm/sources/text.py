@@ -31,6 +31,11 @@ from isal import igzip, isal_zlib
 
 from proteinlm.errors import RecordError, SourceError
 
+try:  # the compiled twin of clean_comments (_textclean.c); absent where built without a compiler
+    from proteinlm.sources._flatfile import clean_comments as _c_clean_comments
+except ImportError:  # pragma: no cover
+    _c_clean_comments = None
+
 OnError = Callable[[RecordError], None]
 
 
@@ -226,7 +231,10 @@ def clean_comment(topic: str, text: str) -> str:
 
 
 def clean_comments(topics: list[str], texts: list[str]) -> list[str]:
-    """`clean_comment` over the comments of one entry, with one regex pass for all of them."""
+    """`clean_comment` over the comments of one entry, with one regex pass for all of them (in C
+    where the extension is built and the texts are ASCII: the same steps, ~3x faster)."""
+    if _c_clean_comments is not None and (out := _c_clean_comments(topics, texts)) is not None:
+        return out
     joined = _SEP.join([_structured(t, x) for t, x in zip(topics, texts)])
     return [x.strip() for x in _clean(joined).split(_SEP)]
 
