@@ -9,7 +9,7 @@ RSS is that process's own). Prints entries/s and MB/s of
 (plus, to show where the time goes, our parser alone and the build without token counts and Parquet)
 and the ratios. Targets: (2) ≥ 2 × (1); peak RSS of (2) and (3) < 500 MB.
 
-    python benchmarks/bench_swissprot.py [--mb 200]
+    python benchmarks/bench_swissprot.py [--mb 200] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import argparse
 import json
 import os
 import re
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -96,15 +98,17 @@ print(json.dumps({"entries": n, "wall_s": wall, "rss_mb": resource.getrusage(res
 """
 
 
-def measure(mode: str, path: Path, out: Path, workers: int, enzyme: str | None) -> dict:
+def measure(mode: str, path: Path, out: Path, workers: int, enzyme: str | None, pure_python: bool = False) -> dict:
     args = [sys.executable, "-c", CHILD, mode, str(path), str(out), str(workers)] + ([enzyme] if enzyme else [])
-    res = subprocess.run(args, check=True, capture_output=True, text=True, env=CHILD_ENV)
+    env = dict(CHILD_ENV, PROTEINLM_PURE_PYTHON="1") if pure_python else CHILD_ENV
+    res = subprocess.run(args, check=True, capture_output=True, text=True, env=env)
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mb", type=float, default=200)
+    ap.add_argument("--rounds", type=int, default=1, help="runs of each measurement; medians count")
     args = ap.parse_args()
     enzyme = DATA / "enzyme" / "lipoprotein.txt"
     print(f"token counter ready in {warm_tokenizer():.1f} s (a first run converts and caches the tokenizer)")
@@ -117,23 +121,39 @@ def main() -> None:
         print(f"workload: {n} entries, {mb:.0f} MB (made in {time.perf_counter() - t:.0f} s)")
         rows = {}
         # parse_only and build_lean (no token counts, JSONL.gz only) are not targets: they show where
-        # the whole build's time goes.
-        for label, mode, workers in (("biopython_parse", "biopython", 1), ("parse_only", "parse", 1),
-                                     ("build_lean", "lean", 1), ("build_1_core", "build", 1), ("build_2_workers", "build", 2)):
-            r = measure(mode, work, tmp / f"out-{label}", workers, str(enzyme) if enzyme.exists() else None)
+        # the whole build's time goes. With --rounds R every measurement runs R times, interleaved
+        # (a slow spell of the machine hits all of them alike), and its median wall time counts.
+        # build_1_core_python: the same build without the C extension (PROTEINLM_PURE_PYTHON=1).
+        modes = (("biopython_parse", "biopython", 1), ("parse_only", "parse", 1), ("build_lean", "lean", 1),
+                 ("build_1_core", "build", 1), ("build_2_workers", "build", 2), ("build_1_core_python", "build", 1))
+        runs: dict[str, list[dict]] = {label: [] for label, _, _ in modes}
+        for _ in range(args.rounds):
+            for label, mode, workers in modes:
+                out = tmp / f"out-{label}"
+                runs[label].append(measure(mode, work, out, workers, str(enzyme) if enzyme.exists() else None,
+                                           pure_python=label.endswith("_python")))
+                shutil.rmtree(out, ignore_errors=True)
+        for label, _, _ in modes:
+            walls = sorted(r["wall_s"] for r in runs[label])
+            r = dict(runs[label][0], wall_s=statistics.median(walls),
+                     rss_mb=max(x["rss_mb"] for x in runs[label]),
+                     children_rss_mb=max(x["children_rss_mb"] for x in runs[label]))
             r["entries_per_s"] = r["entries"] / r["wall_s"]
             r["mb_per_s"] = mb / r["wall_s"]
             rows[label] = r
+            spread = f" (of {', '.join(f'{w:.1f}' for w in walls)})" if len(walls) > 1 else ""
             print(f"{label:>16}: {r['entries_per_s']:9.0f} entries/s {r['mb_per_s']:7.2f} MB/s  wall {r['wall_s']:7.1f} s"
-                  f"  peak RSS {r['rss_mb']:.0f} MB (workers {r['children_rss_mb']:.0f} MB)")
+                  f"{spread}  peak RSS {r['rss_mb']:.0f} MB (workers {r['children_rss_mb']:.0f} MB)")
     ratio1 = rows["build_1_core"]["entries_per_s"] / rows["biopython_parse"]["entries_per_s"]
     ratio2 = rows["build_2_workers"]["entries_per_s"] / rows["biopython_parse"]["entries_per_s"]
     bio = rows["biopython_parse"]["entries_per_s"]
     print(f"our parser alone / Biopython: {rows['parse_only']['entries_per_s'] / bio:.2f}x; build without token "
           f"counts and Parquet / Biopython: {rows['build_lean']['entries_per_s'] / bio:.2f}x")
     print(f"whole build / Biopython bare parse, one core: {ratio1:.2f}x; with 2 workers: {ratio2:.2f}x")
+    print(f"the C extension's share: one-core build with it / without it: "
+          f"{rows['build_1_core']['entries_per_s'] / rows['build_1_core_python']['entries_per_s']:.2f}x")
     rss_ok = all(max(rows[k]["rss_mb"], rows[k]["children_rss_mb"]) < 500 for k in ("build_1_core", "build_2_workers"))
-    result = {"workload_mb": round(mb), "entries": n, **{k: {kk: round(vv, 2) for kk, vv in v.items()} for k, v in rows.items()},
+    result = {"workload_mb": round(mb), "entries": n, "rounds": args.rounds, **{k: {kk: round(vv, 2) for kk, vv in v.items()} for k, v in rows.items()},
               "ratio_1_core": round(ratio1, 2), "ratio_2_workers": round(ratio2, 2)}
     out = Path(__file__).parent / "results" / "swissprot.json"
     out.parent.mkdir(parents=True, exist_ok=True)

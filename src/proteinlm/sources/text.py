@@ -22,6 +22,7 @@ flat-file wording from its elements and then goes through the same cleaning.
 from __future__ import annotations
 
 import io
+import os
 import re
 import zlib
 from pathlib import Path
@@ -31,10 +32,20 @@ from isal import igzip, isal_zlib
 
 from proteinlm.errors import RecordError, SourceError
 
-try:  # the compiled twin of clean_comments (_textclean.c); absent where built without a compiler
-    from proteinlm.sources._flatfile import clean_comments as _c_clean_comments
-except ImportError:  # pragma: no cover
-    _c_clean_comments = None
+
+def compiled(name: str):
+    """A function of the C extension (`_flatfile`), or None where it was not built or the
+    environment sets PROTEINLM_PURE_PYTHON=1 (the Python code it mirrors then runs)."""
+    if os.environ.get("PROTEINLM_PURE_PYTHON") == "1":
+        return None
+    try:
+        from proteinlm.sources import _flatfile
+    except ImportError:  # pragma: no cover - installed without a C compiler
+        return None
+    return getattr(_flatfile, name)
+
+
+_c_clean_comments = compiled("clean_comments")  # the compiled twin of clean_comments (_textclean.c)
 
 OnError = Callable[[RecordError], None]
 

@@ -32,6 +32,7 @@ from proteinlm.sources.text import (
     BadRecord,
     OnError,
     clean_comments,
+    compiled,
     join_wrapped,
     open_text,
     parse_protein_names,
@@ -41,10 +42,9 @@ from proteinlm.sources.text import (
 from proteinlm.sources.uniprot_tsv import parse_tsv
 from proteinlm.sources.uniprot_xml import parse_xml
 
-try:  # the compiled reader of flat-file fields (_flatfile.c); absent where it was built without a compiler
-    from proteinlm.sources._flatfile import entry_fields as _c_fields
-except ImportError:  # pragma: no cover - the Python reader below does the same work, ~4x slower
-    _c_fields = None
+# the compiled reader of flat-file fields (_flatfile.c); absent where it was built without a
+# compiler, and left unused with PROTEINLM_PURE_PYTHON=1: the Python reader below does the same work
+_c_fields = compiled("entry_fields")
 
 _CHUNK = 1 << 22  # characters per read: few big reads, then str.find does the scanning in C
 _REVIEWED = ("Reviewed", "STANDARD")  # "STANDARD" is the pre-2006 name of a Swiss-Prot entry
