@@ -50,6 +50,26 @@ static inline void strip(const char *s, ssz *a, ssz *b) {
     while (*b > *a && is_ws((unsigned char)s[*b - 1])) (*b)--;
 }
 
+/* One step of `for piece in s.split(";"): key, eq, value = piece.strip().partition("=")`: the
+ * piece s[start:end], its stripped range [a, b) and the "=" in that range (NULL if none). */
+typedef struct {
+    ssz start, end, a, b;
+    const char *eq;
+} piece;
+
+static inline int next_piece(const char *s, ssz n, ssz *i, piece *p) {
+    if (*i > n) return 0;
+    const char *semi = memchr(s + *i, ';', (size_t)(n - *i));
+    p->start = *i;
+    p->end = semi ? semi - s : n;
+    p->a = p->start;
+    p->b = p->end;
+    strip(s, &p->a, &p->b);
+    p->eq = memchr(s + p->a, '=', (size_t)(p->b - p->a));
+    *i = p->end + 1;
+    return 1;
+}
+
 /* ------------------------------------------------------------------ growable byte buffer */
 typedef struct {
     char *p;

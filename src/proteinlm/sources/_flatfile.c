@@ -123,25 +123,18 @@ static int gene_names(const char *s, ssz n, PyObject *names) {
     /* ranked by key, file order within a key: one pass per key is the stable sort */
     for (int rank = 0; rank < 4; rank++) {
         ssz i = 0;
-        while (i <= n) {
-            const char *semi = memchr(s + i, ';', (size_t)(n - i));
-            ssz j = semi ? semi - s : n; /* token = s[i:j] */
-            ssz a = i, b = j;
-            strip(s, &a, &b);
-            const char *eq = memchr(s + a, '=', (size_t)(b - a));
-            ssz key_end = eq ? eq - s : b;
-            if (equals(s + a, key_end - a, GENE_KEYS[rank]) && eq) {
-                ssz v = key_end + 1;
-                while (v <= b) { /* value.split(",") */
-                    const char *comma = memchr(s + v, ',', (size_t)(b - v));
-                    ssz w = comma ? comma - s : b;
-                    ssz va = v, vb = w;
-                    strip(s, &va, &vb);
-                    if (vb > va && append_str(names, s + va, vb - va) < 0) return -1;
-                    v = w + 1;
-                }
+        piece p;
+        while (next_piece(s, n, &i, &p)) {
+            if (!p.eq || !equals(s + p.a, p.eq - (s + p.a), GENE_KEYS[rank])) continue;
+            ssz v = p.eq - s + 1;
+            while (v <= p.b) { /* value.split(",") */
+                const char *comma = memchr(s + v, ',', (size_t)(p.b - v));
+                ssz w = comma ? comma - s : p.b;
+                ssz va = v, vb = w;
+                strip(s, &va, &vb);
+                if (vb > va && append_str(names, s + va, vb - va) < 0) return -1;
+                v = w + 1;
             }
-            i = j + 1;
         }
     }
     return 0;
@@ -270,7 +263,7 @@ static int dr_ids(const char *t, ssz n, const char *code, ssz start, ssz end, Py
     if (first < 0) return 0;
     ssz last = rfind(t, n, code, first, end);
     ssz endpos = find(t, n, "\n", last + 1, n);
-    if (endpos < 0) endpos = n - 1; /* t.find returned -1: t[first:-1] */
+    if (endpos < 0) return 0; /* findall(t, first, -1) finds nothing (t ends with a newline) */
     ssz p = first;
     while (p < endpos) {
         const char *nl = memchr(t + p, '\n', (size_t)(endpos - p));
@@ -368,12 +361,9 @@ static PyObject *entry_fields(PyObject *self, PyObject *args) {
     PyObject *texts = PyList_New(0), *kws = PyList_New(0), *go = PyList_New(0), *pubmed = PyList_New(0);
     PyObject *pdb = PyList_New(0), *seq = NULL;
     buf b1 = {0}, b2 = {0}, b3 = {0}, tmp = {0};
-    header *h = PyMem_Malloc(sizeof(header));
+    header hdr, *h = &hdr; /* 40 KB on the stack: no allocation per entry */
     int bail = 0;
-    if (!alts || !ecs || !genes || !topics || !texts || !kws || !go || !pubmed || !pdb || !h) {
-        if (!h) PyErr_NoMemory();
-        goto error;
-    }
+    if (!alts || !ecs || !genes || !topics || !texts || !kws || !go || !pubmed || !pdb) goto error;
     h->ac.n = h->de.n = h->gn.n = h->os.n = h->ox.n = 0;
 
     /* body = _HEADER_END.search(t).start(): the first "\n" not followed by a header code */
@@ -594,7 +584,6 @@ done:
     release(&b2);
     release(&b3);
     release(&tmp);
-    PyMem_Free(h);
     if (bail && !PyErr_Occurred()) Py_RETURN_NONE;
     return result;
 }

@@ -27,30 +27,25 @@ static int split_fields(const char *s, ssz n, fields *f, buf *tmp) {
     f->n = 0;
     if (strip_evidence(s, n, tmp) < 0) return -1;
     const char *e = tmp->p ? tmp->p : "";
-    ssz en = tmp->n, i = 0;
-    while (i <= en) {
-        const char *semi = memchr(e + i, ';', (size_t)(en - i));
-        ssz j = semi ? semi - e : en; /* piece = e[i:j] */
-        ssz a = i, b = j;
-        strip(e, &a, &b);
-        const char *eq = memchr(e + a, '=', (size_t)(b - a));
+    ssz i = 0;
+    piece p;
+    while (next_piece(e, tmp->n, &i, &p)) {
         int key = K_OTHER;
-        if (eq)
+        if (p.eq)
             for (int k = 0; k < 6; k++)
-                if (equals(e + a, eq - (e + a), FIELD_KEYS[k])) key = k;
+                if (equals(e + p.a, p.eq - (e + p.a), FIELD_KEYS[k])) key = k;
         if (key != K_OTHER) {
             if (f->n == MAX_FIELDS) return 1;
-            ssz va = eq - e + 1, vb = b;
+            ssz va = p.eq - e + 1, vb = p.b;
             strip(e, &va, &vb);
             f->key[f->n] = key;
             f->value[f->n] = (buf){0};
             f->n++;
             if (put(&f->value[f->n - 1], e + va, vb - va) < 0) return -1;
-        } else if (f->n && b > a) {
+        } else if (f->n && p.b > p.a) {
             buf *v = &f->value[f->n - 1];
-            if (put(v, ";", 1) < 0 || put(v, e + i, j - i) < 0) return -1;
+            if (put(v, ";", 1) < 0 || put(v, e + p.start, p.end - p.start) < 0) return -1;
         }
-        i = j + 1;
     }
     return 0;
 }
