@@ -8,7 +8,8 @@ setup(
     ext_modules=[
         Extension(
             "proteinlm.sources._flatfile",
-            ["src/proteinlm/sources/_flatfile.c", "src/proteinlm/sources/_textclean.c"],
+            ["src/proteinlm/sources/_flatfile.c", "src/proteinlm/sources/_textclean.c",
+             "src/proteinlm/sources/_pieces.c"],
             depends=["src/proteinlm/sources/_ctext.h"],
             optional=True,
             extra_compile_args=["-O2"],

@@ -223,3 +223,35 @@ def test_cleaning_leaves_non_ascii_and_other_types_to_python():
 ])
 def test_structured_comments_are_cleaned_alike(topic, text):
     assert text_module._c_clean_comments([topic], [text]) == _python_clean([topic], [text])
+
+
+def test_piece_ends_cut_as_the_python_loop():
+    """The compiled cutting loop of flat_pieces gives the Python loop's (end, newlines) pairs on
+    real files, on buffers cut at every place around an "ID" line, and on generated ones."""
+    from proteinlm.sources._flatfile import piece_ends
+
+    files = [FIXTURES / "modern.dat"]
+    if SWISSPROT.is_dir():
+        files += sorted(p for p in SWISSPROT.iterdir() if p.suffix == ".txt" or p.name == "sp016")
+    bufs = [f.read_text(errors="replace") for f in files]
+    joined = "".join(bufs)
+    bufs += [joined[:k] for k in range(0, 400)]  # every cut in the first entries
+    starts = [i for i in range(len(joined)) if joined.startswith("\nID   ", i)][:5]
+    bufs += [joined[: s + d] for s in starts for d in range(-2, 8)]  # cut inside "\nID   "
+    rng = random.Random(7)
+    parts = ["\nID   ", "\nID  ", "ID   ", "\n", "\n\n", "x", " ", "é", "\nIDX  ", "//\n"]
+    bufs += ["".join(rng.choice(parts) for _ in range(rng.randint(0, 30))) for _ in range(3000)]
+    for buf in bufs:
+        assert piece_ends(buf, 0) == list(uniprot._cut_py(buf)), repr(buf[:80])
+    assert piece_ends("ab\nID   x\n\u0394\nID   y", 0) is None  # wide characters: Python cuts
+
+
+def test_flat_pieces_same_with_and_without_the_compiled_cut(monkeypatch, tmp_path):
+    files = [FIXTURES / "modern.dat"] + (sorted(SWISSPROT.glob("*.txt")) if SWISSPROT.is_dir() else [])
+    fat = tmp_path / "lead.dat"  # junk before the first ID line, blank lines, no final newline
+    fat.write_text("\n\njunk\n" + (FIXTURES / "modern.dat").read_text().rstrip("\n"))
+    for f in files + [fat]:
+        compiled = list(uniprot.flat_pieces(f))
+        monkeypatch.setattr(uniprot, "_c_piece_ends", None)
+        assert list(uniprot.flat_pieces(f)) == compiled
+        monkeypatch.undo()

@@ -106,6 +106,26 @@ class GzipShard:
         os.replace(self._tmp, self.path)
 
 
+def _string_array(values: list):
+    """A pyarrow string array of `values` if all are str, built from one joined UTF-8 buffer and
+    its offsets: ~3x faster than `pa.array` on long texts, and it leaves pandas unimported (pyarrow
+    imports it, ~0.3 s, the first time it converts a Python list). None otherwise."""
+    import numpy as np
+    import pyarrow as pa
+
+    if not all(type(v) is str for v in values):
+        return None
+    text = "".join(values)
+    data = text.encode("utf-8")
+    # ASCII text (most of Swiss-Prot): a character is a byte, so str lengths are the offsets
+    lengths = map(len, values) if len(data) == len(text) else (len(v.encode("utf-8")) for v in values)
+    offsets = np.zeros(len(values) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(lengths, dtype=np.int64, count=len(values)), out=offsets[1:])
+    if offsets[-1] >= 2**31:  # a string array holds 32-bit offsets
+        return None
+    return pa.StringArray.from_buffers(len(values), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data))
+
+
 def write_parquet(path: Path, rows: list[dict]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -115,7 +135,8 @@ def write_parquet(path: Path, rows: list[dict]) -> None:
     # keys only); a row without a key gets null.
     keys = list(dict.fromkeys(k for row in rows for k in row))
     columns = {k: [row.get(k) for row in rows] for k in keys}
-    table = pa.table(columns)
+    arrays = [a if (a := _string_array(v)) is not None else pa.array(v) for v in columns.values()]
+    table = pa.Table.from_arrays(arrays, names=keys)
     # Dictionary pages for text columns whose values repeat (an entry's sequence in each of its
     # SFT rows, the task, the instruction paraphrases): about a third smaller SFT shards. Columns
     # of unique texts skip the dictionary, which would only be built and dropped.

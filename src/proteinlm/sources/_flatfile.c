@@ -593,6 +593,8 @@ static PyMethodDef methods[] = {
      "entry_fields(text, skipped_topics) -> tuple of the entry's fields, or None (let the Python parser read it)"},
     {"clean_comments", clean_comments_c, METH_VARARGS,
      "clean_comments(topics, texts) -> the cleaned texts as text.clean_comments gives them, or None (not ASCII)"},
+    {"piece_ends", piece_ends_c, METH_VARARGS,
+     "piece_ends(buf, pos) -> [(end, newlines), ...] of uniprot.flat_pieces' cutting loop, or None (wide characters)"},
     {NULL, NULL, 0, NULL},
 };
 
