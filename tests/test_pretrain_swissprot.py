@@ -233,3 +233,32 @@ def test_every_real_entry():
                 if text.strip():
                     assert probe(text, topic) in paragraph, (where, topic, text)
         assert_clean(doc.text)
+
+
+def test_clean_text_fast_path_equals_the_full_rule():
+    """clean_text returns a text unchanged when it is already clean (the parsers' output): the
+    same result as the regex and the split/join on generated texts of every kind of space."""
+    import random
+    import re
+
+    def full(t: str) -> str:
+        if "Note=" in t:
+            t = re.sub(r"(?:^|(?<=\s))Note=", "", t)
+        return " ".join(t.split())
+
+    rng = random.Random(1)
+    parts = ["a", "Note=", "b.", " ", "  ", "\n", "\t", "\xa0", "\x1c", "\u2009", "é", "(x)", "Note= ", "xNote="]
+    for _ in range(20000):
+        t = "".join(rng.choice(parts) for _ in range(rng.randint(0, 8)))
+        assert sp.clean_text(t) == full(t), repr(t)
+
+
+def test_seq_to_text_every_tag_and_separator_combination():
+    from proteinlm.dataset.seqtext import seq_to_text
+
+    for seq in ("", "M", "MK", "MKTA"):
+        for open_tag in ("", "<seq>"):
+            for close_tag in ("", "</seq>"):
+                for sep in ("", " ", "|"):
+                    want = sep.join([t for t in (open_tag,) if t] + list(seq) + [t for t in (close_tag,) if t])
+                    assert seq_to_text(seq, open_tag, close_tag, sep) == want

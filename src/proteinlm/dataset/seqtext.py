@@ -9,4 +9,9 @@ def seq_to_text(seq: str, open_tag: str = "<seq>", close_tag: str = "</seq>", se
     The sequence is written as given (no case change, no filtering) so that text and record stay
     comparable residue for residue; an empty tag is left out rather than leaving a stray `sep`.
     """
-    return sep.join([t for t in (open_tag,) if t] + list(seq) + [t for t in (close_tag,) if t])
+    body = sep.join(seq)  # str.join iterates the residues: no list of them is made
+    if open_tag:
+        body = open_tag + sep + body if body else open_tag
+    if close_tag:
+        body = body + sep + close_tag if body else close_tag
+    return body

@@ -128,9 +128,9 @@ _IT_PARTICIPLES = frozenset(
 _OLIGOMER = re.compile(r"^(?:monomer|(?:homo|hetero)(?:di|tri|tetra|penta|hexa|hepta|octa|dodeca|oligo|multi)mer)$")
 
 
-def stable_index(key: str, n: int) -> int:
+def stable_index(key: str, n: int, _sha256=hashlib.sha256) -> int:
     """A stable choice in range(n): the first 8 bytes of SHA-256(key), big-endian, modulo n."""
-    return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big") % n
+    return int.from_bytes(_sha256(key.encode("utf-8")).digest()[:8], "big") % n
 
 
 _NOTE = re.compile(r"(?:^|(?<=\s))Note=")
@@ -142,6 +142,8 @@ def clean_text(text: str) -> str:
     A flat-file "Note=" field marker (DISEASE, SUBCELLULAR LOCATION), if a parser kept it, is
     dropped: the note reads as the next sentence of the paragraph.
     """
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " " and "Note=" not in text:
+        return text  # what the parsers' cleaning gives: no space but single " " between words
     if "Note=" in text:  # the look-behind regex is slow: run it only where it can match
         text = _NOTE.sub("", text)
     return " ".join(text.split())
