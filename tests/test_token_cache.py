@@ -73,6 +73,14 @@ def test_other_tokenizers_keep_the_plain_path(tmp_path):
     assert supports_word_cache(bpe)
     bpe.normalizer = normalizers.NFKC()
     assert not supports_word_cache(bpe)
+    bpe.normalizer = None
+    for pre in (pre_tokenizers.ByteLevel(add_prefix_space=True), pre_tokenizers.ByteLevel(use_regex=False),
+                pre_tokenizers.Sequence([pre_tokenizers.ByteLevel(add_prefix_space=False)])):
+        bpe.pre_tokenizer = pre
+        assert not supports_word_cache(bpe)
+    dropout = Tokenizer(models.BPE(dropout=0.1))
+    dropout.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    assert not supports_word_cache(dropout)
 
 
 def test_the_embedded_tokenizer_is_converted_once(tmp_path, monkeypatch):

@@ -14,7 +14,6 @@ characters (where regex engines may disagree on `\\s`) go to the real tokenizer.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Sequence
 
@@ -41,16 +40,18 @@ MAX_ENTRIES = 1 << 19
 
 
 def supports_word_cache(tokenizer) -> bool:
-    """True for a tokenizers.Tokenizer whose count is the sum over GPT-2 regex pieces."""
-    spec = json.loads(tokenizer.to_str())
-    pre = spec.get("pre_tokenizer") or {}
+    """True for a tokenizers.Tokenizer whose count is the sum over GPT-2 regex pieces. Read from
+    the tokenizer's components (its JSON form, vocabulary included, takes ~0.07 s to write and parse)."""
+    from tokenizers import models, pre_tokenizers
+
+    pre, model = tokenizer.pre_tokenizer, tokenizer.model
     return (
-        spec.get("normalizer") is None
-        and pre.get("type") == "ByteLevel"
-        and pre.get("use_regex", True) is True
-        and pre.get("add_prefix_space") is False
-        and (spec.get("model") or {}).get("type") == "BPE"
-        and (spec.get("model") or {}).get("dropout") in (None, 0, 0.0)
+        tokenizer.normalizer is None
+        and isinstance(pre, pre_tokenizers.ByteLevel)
+        and pre.use_regex is True
+        and pre.add_prefix_space is False
+        and isinstance(model, models.BPE)
+        and model.dropout in (None, 0, 0.0)
     )
 
 
