@@ -107,3 +107,30 @@ def test_the_embedded_tokenizer_is_converted_once(tmp_path, monkeypatch):
 
     monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", refuse)
     assert tokens._smollm2_tokenizer_json() == first
+
+
+def test_new_words_counted_from_their_pieces_and_digit_runs():
+    """Accessions and entry names are new words in every entry: they are counted from their regex
+    pieces, digit runs at a token per digit only where the vocabulary shows that."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    from proteinlm.dataset.token_cache import WordCacheCounter
+    from proteinlm.dataset.tokens import TokenCounter
+
+    tok = TokenCounter("smollm2").tokenizer
+    words = ["Q000000123", " P69905", "(HBA_HUMAN).", " 12", "x1y2", " 2024;", "1,000", "é1", "P12345_BENCH",
+             " 0", "007", " (EC", " 3.1.1.34)"]  # fmt: skip
+    counter = WordCacheCounter(tok)
+    assert counter._digits_single()  # SmolLM2: one token per digit, so the rule is in use here
+    expected = [len(e.ids) for e in tok.encode_batch(words, add_special_tokens=False)]
+    assert counter._word_counts(words) == expected
+    assert counter._word_counts(words) == expected  # warm
+    # a vocabulary with a two-digit token: digit runs go to the tokenizer
+    alphabet = {c: i for i, c in enumerate("0123456789\u0120PQ")}
+    merged = Tokenizer(models.BPE(vocab=dict(alphabet, **{"12": len(alphabet)}), merges=[("1", "2")]))
+    merged.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    other = WordCacheCounter(merged)
+    assert not other._digits_single()
+    words = ["P123", " 1212", "Q0", " 9"]
+    assert other._word_counts(words) == [len(e.ids) for e in merged.encode_batch(words, add_special_tokens=False)]
+    assert other._word_counts(words) == [3, 3, 2, 2]

@@ -34,6 +34,9 @@ def _not_plain(text: str) -> bool:
         "  " in text or " \n" in text or "\n " in text or text[:1] == "\n" or text[-1:] in (" ", "\n")
         or _ODD_SPACE(text) is not None
     )
+# A regex piece that is a run of ASCII digits, with the space the regex may put before it.
+_DIGIT_RUN = re.compile(r" ?[0-9]+").fullmatch
+_DIGITS = frozenset("0123456789")
 # ~60 MB at most (a word and its count weigh ~120 bytes); the caches are emptied when full (frequent
 # words come back at once). Every entry brings new words (its accession, entry name), so they fill.
 MAX_ENTRIES = 1 << 19
@@ -72,6 +75,7 @@ class WordCacheCounter:
         self.spaced_cache: dict[str, int] = {}  # word after a space -> count of " " + word
         self.newline_counts: dict[int, int] = {}
         self.id_cache: dict[str, list[int]] = {}
+        self._digits: bool | None = None  # see _digits_single
 
     def _needs_tokenizer(self, text: str) -> bool:
         if _UNSURE(text):
@@ -158,11 +162,45 @@ class WordCacheCounter:
                         if w not in spaced:
                             want_spaced[w] = None
         forms = list(want_bare) + [" " + w for w in want_spaced]
-        counts = self._encode(forms)
+        counts = self._word_counts(forms)
         bare.update(zip(want_bare, counts))
         spaced.update(zip(want_spaced, counts[len(want_bare):]))
         for i in retry:
             totals[i] = self._plain_count(texts[i], bare_get, spaced_get)
+
+    def _word_counts(self, words: list[str]) -> list[int]:
+        """Counts of new words (a line's first word, or " " + a later one) as the sums of their
+        regex pieces' counts: pieces come from the piece cache, a new one is encoded once, and a
+        run of digits (" 123", "000123") costs a token per character where the vocabulary shows
+        it (see `_digits_single`). Every entry brings new words, its accession and entry name,
+        but their pieces (" P", "_", "HUMAN", digits) recur."""
+        cache = self.cache
+        split_words = [self.split(w) for w in words]
+        todo: dict[str, None] = {}
+        for pieces in split_words:
+            for piece in pieces:
+                if piece not in cache:
+                    todo[piece] = None
+        if todo:
+            new = []
+            for piece in todo:
+                if _DIGIT_RUN(piece) and self._digits_single():
+                    cache[piece] = len(piece)
+                else:
+                    new.append(piece)
+            cache.update(zip(new, self._encode(new)))
+        return [sum([cache[p] for p in pieces]) for pieces in split_words]
+
+    def _digits_single(self) -> bool:
+        """Whether every digit, and a space before digits, is a token of its own: true when each of
+        "0".."9" and "Ġ" (a space, byte-level) is in the vocabulary and no longer token holds a
+        digit, for then no BPE merge can join a digit to anything. Read once."""
+        if self._digits is None:
+            vocab = self.tokenizer.get_vocab(with_added_tokens=False)
+            self._digits = all(c in vocab for c in "0123456789\u0120") and not any(
+                len(t) > 1 and any(c in _DIGITS for c in t) for t in vocab
+            )
+        return self._digits
 
     def _plain_count(self, text: str, bare_get, spaced_get) -> int:
         n, run, started = 0, 0, False
