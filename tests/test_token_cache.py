@@ -134,3 +134,35 @@ def test_new_words_counted_from_their_pieces_and_digit_runs():
     words = ["P123", " 1212", "Q0", " 9"]
     assert other._word_counts(words) == [len(e.ids) for e in merged.encode_batch(words, add_special_tokens=False)]
     assert other._word_counts(words) == [3, 3, 2, 2]
+
+
+def test_seq_text_count_equals_counting_the_text():
+    """A build counts each sequence text from its length: the same number `count` gives, for every
+    layout where that is provable, and None (count the text) elsewhere."""
+    import random
+
+    from proteinlm.dataset.seqtext import seq_to_text
+    from proteinlm.dataset.tokens import TokenCounter
+
+    rng = random.Random(0)
+    layouts = [(("<seq>", "</seq>"), " "), (("<protein>", "</protein>"), " "), (("[SEQ]", "[/SEQ]"), ""),
+               (("<seq>", "</seq>"), "|"), (("<s>", "Z</s>"), " "), (("", "</seq>"), " ")]  # fmt: skip
+    fast_layouts = 0
+    for tags, sep in layouts:
+        counter = TokenCounter("smollm2", tags, sep)
+        fast = 0
+        for _ in range(200):
+            alphabet = "ACDEFGHIKLMNPQRSTVWYXUBZO" + ("a*1-é" if rng.random() < 0.3 else "")
+            seq = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 80)))
+            n = counter.seq_text_count(seq)
+            if n is None:
+                continue
+            fast += 1
+            text = seq_to_text(seq, *tags, sep)
+            assert n == counter.count([text])[0] == len(counter.tokenizer.encode(text, add_special_tokens=False).ids)
+        if tags == ("<seq>", "</seq>") and sep == " ":
+            assert fast > 100  # the default layout takes the fast path
+        fast_layouts += fast > 0
+        assert counter.seq_text_count("MKTa") is None and counter.seq_text_count("") is None
+    assert fast_layouts == 2
+    assert TokenCounter("none").seq_text_count("MKT") is None

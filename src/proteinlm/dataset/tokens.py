@@ -87,6 +87,7 @@ class TokenCounter:
         self._seq_body = re.compile(body + "(?=" + re.escape(seq_sep + seq_tags[1]) + ")").match if seq_sep else None
         self._verified: dict[tuple[str, str], bool] = {}
         self._all_letters_single: bool | None = None
+        self._tags_counts: tuple[int, ...] | None = None  # see seq_text_count
         self._words = None  # per-word cached counter where the tokenizer allows it (token_cache.py)
         if spec == "none":
             return
@@ -152,6 +153,25 @@ class TokenCounter:
             )
             self._verified[key] = ok
         return self._verified[key]
+
+    def seq_text_count(self, seq: str) -> int | None:
+        """`count([seq_to_text(seq)])[0]` with this counter's tags and separator, without making or
+        reading the text: the tags' counts plus a token per residue, where `count` provably gives
+        that (residues A-Z, single tokens in context; tags that `_split_seq` cuts off alone).
+        None otherwise: the text is then counted. A build counts every entry's sequence this way
+        (the regex that finds a body in a text reads ~100 residues per microsecond)."""
+        if self._tags_counts is None:
+            open_, close, sep = self._open, self._close, self._sep
+            ok = (
+                self.tokenizer is not None and bool(open_ and close and sep)
+                and _visible(open_[0]) and _visible(close[-1]) and open_ not in sep + close
+                and not (sep + close)[: 1 + len(sep)].endswith(tuple(_LETTERS))  # body stops at the tag
+                and self._residues_are_single_tokens(sep + "A")
+            )
+            self._tags_counts = tuple(self._encode_counts([open_, sep + close])) if ok else ()
+        if not self._tags_counts or not (seq.isascii() and seq.isalpha() and seq.isupper()):
+            return None
+        return self._tags_counts[0] + len(seq) + self._tags_counts[1]
 
     def _split_seq(self, text: str) -> list[str]:
         """`self._seq_re.split(text)`: outside, body, outside, ..., outside."""

@@ -50,10 +50,6 @@ def init_worker(opts: UniprotBuildOptions, mapped: frozenset[str]) -> None:
     _worker["tokens"] = TokenCounter(opts.tokenizer, (opts.seq_open, opts.seq_close), opts.seq_sep)
 
 
-def _doc_row(doc) -> dict:
-    return {"id": doc.id, "text": doc.text, "source": doc.subset, "accession": doc.meta.get("accession")}
-
-
 def sft_row(ins: Instruction) -> dict:
     return {
         "id": ins.id,
@@ -71,16 +67,28 @@ _BATCH = 1000
 
 
 def write_subset(
-    out: Path, subset: str, index: int, rows: list[dict], key: str, stats: ChunkStats, memo: dict | None = None
+    out: Path,
+    subset: str,
+    index: int,
+    rows: list[dict],
+    key: str,
+    stats: ChunkStats,
+    memo: dict | None = None,
+    paragraphs: list[list[str]] | None = None,
 ) -> dict[str, tuple[Path, Path, int]]:
     """Write one chunk of a subset, split by accession, in every requested format; for SFT rows,
     return their export parts per split (files that `SftExports.append` moves into the exports).
     `memo` (text -> token count) is shared by the subsets of one chunk: an entry's sequence text
-    is its document's paragraph and each task's input."""
+    is its document's paragraph and each task's input. `paragraphs`, for documents: each row's
+    paragraphs, which its text joins with blank lines (else the text is cut at them)."""
     opts: UniprotBuildOptions = _worker["opts"]
     by_split: dict[str, list[dict]] = {s: [] for s in SPLITS}
-    for row in rows:
-        by_split[split_of(row["accession"] or row["id"], opts.val_fraction, opts.seed)].append(row)
+    paras_by_split: dict[str, list[list[str]]] = {s: [] for s in SPLITS}
+    for i, row in enumerate(rows):
+        split = split_of(row["accession"] or row["id"], opts.val_fraction, opts.seed)
+        by_split[split].append(row)
+        if key != "sft":
+            paras_by_split[split].append(paragraphs[i] if paragraphs is not None else row[key].split("\n\n"))
     exports = {}
     memo = {} if memo is None else memo
     for split, part in by_split.items():
@@ -93,7 +101,7 @@ def write_subset(
             for r in part:
                 stats.tasks[f"{r['task']}/{split}"] = stats.tasks.get(f"{r['task']}/{split}", 0) + 1
         else:  # documents: paragraphs joined by blank lines
-            counts = _worker["tokens"].count_joined([r[key].split("\n\n") for r in part], "\n\n", memo)
+            counts = _worker["tokens"].count_joined(paras_by_split[split], "\n\n", memo)
         stats.tokens[name] = sum(counts) if counts is not None else None
         if not part:
             continue
@@ -122,7 +130,7 @@ def write_subset(
 
 def build_chunk(index: int, entries: list[ProteinEntry]) -> tuple[ChunkStats, dict]:
     from proteinlm.dataset.instruct.uniprot_tasks import entry_instructions
-    from proteinlm.dataset.pretrain.swissprot import entry_document, section_texts
+    from proteinlm.dataset.pretrain.swissprot import entry_paragraphs, section_texts
     from proteinlm.dataset.seqtext import seq_to_text
 
     opts: UniprotBuildOptions = _worker["opts"]
@@ -130,18 +138,25 @@ def build_chunk(index: int, entries: list[ProteinEntry]) -> tuple[ChunkStats, di
     tags = (opts.seq_open, opts.seq_close)
     stats = ChunkStats(index, entries=len(entries))
     memo: dict[str, int] = {}
-    docs, sft = [], []
+    seq_count = _worker["tokens"].seq_text_count
+    docs, paragraphs, sft = [], [], []
     for e in entries:
         # the cleaned topic texts and the sequence text are made once, for the document and the tasks
         sections = section_texts(e)
         seq = seq_to_text(e.sequence, open_tag=tags[0], close_tag=tags[1], sep=opts.seq_sep) if e.sequence else None
-        docs.append(_doc_row(entry_document(e, seq_tags=tags, seq_sep=opts.seq_sep, sections=sections, seq_text=seq)))
+        if seq is not None and (n := seq_count(e.sequence)) is not None:
+            memo[seq] = n  # its tokens, known without reading it
+        paras, _ = entry_paragraphs(e, seq_tags=tags, seq_sep=opts.seq_sep, sections=sections, seq_text=seq)
+        acc = e.accession
+        docs.append({"id": f"swissprot-{acc}", "text": "\n\n".join(paras), "source": "swissprot", "accession": acc})
+        paragraphs.append(paras)
         sft += [
             sft_row(i)
             for i in entry_instructions(e, tasks=opts.tasks, seq_tags=tags, seq_sep=opts.seq_sep, sections=sections, seq_text=seq)
         ]
-    write_subset(out, "pretrain/swissprot", index, docs, "text", stats, memo)
+    write_subset(out, "pretrain/swissprot", index, docs, "text", stats, memo, paragraphs)
     docs.clear()  # written: free the documents' text before the SFT rows are (peak memory)
+    paragraphs.clear()
     return stats, write_subset(out, "sft/uniprot", index, sft, "sft", stats, memo)
 
 

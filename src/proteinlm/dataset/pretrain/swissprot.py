@@ -249,16 +249,16 @@ def intro_fields(entry: ProteinEntry) -> dict[str, str]:
     }
 
 
-def entry_document(
+def entry_paragraphs(
     entry: ProteinEntry,
     *,
     seq_tags: tuple[str, str] = ("<seq>", "</seq>"),
     seq_sep: str = " ",
     sections: dict[str, tuple[str, ...]] | None = None,
     seq_text: str | None = None,
-) -> Document:
-    """The pretraining document of one entry; deterministic in the entry's content.
-    `sections` (`section_texts(entry)`) and `seq_text` may be given when already computed."""
+) -> tuple[list[str], list[str]]:
+    """(paragraphs, topics) of an entry's document: the text is the paragraphs joined by blank
+    lines (the build counts tokens paragraph by paragraph, without cutting the text again)."""
     from proteinlm.dataset.seqtext import seq_to_text  # sibling helper, imported when used
 
     acc = entry.accession
@@ -275,6 +275,21 @@ def entry_document(
         if texts:
             paragraphs.append(topic_paragraph(topic, texts, f"{acc}:{topic}"))
             topics.append(topic)
+    return paragraphs, topics
+
+
+def entry_document(
+    entry: ProteinEntry,
+    *,
+    seq_tags: tuple[str, str] = ("<seq>", "</seq>"),
+    seq_sep: str = " ",
+    sections: dict[str, tuple[str, ...]] | None = None,
+    seq_text: str | None = None,
+) -> Document:
+    """The pretraining document of one entry; deterministic in the entry's content.
+    `sections` (`section_texts(entry)`) and `seq_text` may be given when already computed."""
+    paragraphs, topics = entry_paragraphs(entry, seq_tags=seq_tags, seq_sep=seq_sep, sections=sections, seq_text=seq_text)
+    acc = entry.accession
     return Document(
         id=f"swissprot-{acc}",
         text="\n\n".join(paragraphs),
