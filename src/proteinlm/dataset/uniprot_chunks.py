@@ -129,7 +129,7 @@ def write_subset(
 
 
 def build_chunk(index: int, entries: list[ProteinEntry]) -> tuple[ChunkStats, dict]:
-    from proteinlm.dataset.instruct.uniprot_tasks import entry_instructions
+    from proteinlm.dataset.instruct.uniprot_tasks import task_names, task_texts
     from proteinlm.dataset.pretrain.swissprot import entry_paragraphs, section_texts
     from proteinlm.dataset.seqtext import seq_to_text
 
@@ -139,6 +139,7 @@ def build_chunk(index: int, entries: list[ProteinEntry]) -> tuple[ChunkStats, di
     stats = ChunkStats(index, entries=len(entries))
     memo: dict[str, int] = {}
     seq_count = _worker["tokens"].seq_text_count
+    names = task_names(opts.tasks)
     docs, paragraphs, sft = [], [], []
     for e in entries:
         # the cleaned topic texts and the sequence text are made once, for the document and the tasks
@@ -150,10 +151,11 @@ def build_chunk(index: int, entries: list[ProteinEntry]) -> tuple[ChunkStats, di
         acc = e.accession
         docs.append({"id": f"swissprot-{acc}", "text": "\n\n".join(paras), "source": "swissprot", "accession": acc})
         paragraphs.append(paras)
-        sft += [
-            sft_row(i)
-            for i in entry_instructions(e, tasks=opts.tasks, seq_tags=tags, seq_sep=opts.seq_sep, sections=sections, seq_text=seq)
-        ]
+        if seq is not None:  # the rows of entry_instructions, made without Instruction records
+            sft += [
+                {"id": f"{task}-{acc}", "task": task, "instruction": ins, "input": seq, "output": output, "accession": acc}
+                for task, ins, output in task_texts(acc, names, sections)
+            ]
     write_subset(out, "pretrain/swissprot", index, docs, "text", stats, memo, paragraphs)
     docs.clear()  # written: free the documents' text before the SFT rows are (peak memory)
     paragraphs.clear()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from proteinlm.dataset.pretrain.swissprot import join_texts, reactions, stable_index, topic_texts
+from proteinlm.dataset.pretrain.swissprot import join_texts, reactions, section_texts, stable_index
 from proteinlm.records import Instruction, ProteinEntry
 
 # task name -> UniProt comment topic; the order is the order of the returned instructions.
@@ -100,6 +100,28 @@ def task_output(topic: str, texts: tuple[str, ...]) -> str:
     return join_texts(texts)
 
 
+def task_names(tasks: Iterable[str] | None) -> tuple[str, ...]:
+    """The requested tasks in order, without duplicates (all by default); unknown names raise."""
+    names = tuple(TASKS) if tasks is None else tuple(dict.fromkeys(tasks))  # no duplicate ids
+    unknown = [t for t in names if t not in TASKS]
+    if unknown:
+        raise ValueError(f"unknown UniProt task(s) {unknown}; known: {', '.join(TASKS)}")
+    return names
+
+
+def task_texts(acc: str, names: Iterable[str], sections: dict[str, tuple[str, ...]]) -> list[tuple[str, str, str]]:
+    """(task, instruction, output) of each task in `names` (as `task_names` gives them) whose topic
+    has texts in `sections` (`section_texts` of the entry with accession `acc`)."""
+    out = []
+    for task in names:
+        topic = TASKS[task]
+        texts = sections.get(topic)
+        if texts:
+            prompts = PROMPTS[task]
+            out.append((task, prompts[stable_index(f"{acc}:{task}", len(prompts))], task_output(topic, texts)))
+    return out
+
+
 def entry_instructions(
     entry: ProteinEntry,
     *,
@@ -116,31 +138,23 @@ def entry_instructions(
     """
     from proteinlm.dataset.seqtext import seq_to_text  # sibling helper, imported when used
 
-    names = list(TASKS) if tasks is None else list(dict.fromkeys(tasks))  # no duplicate ids
-    unknown = [t for t in names if t not in TASKS]
-    if unknown:
-        raise ValueError(f"unknown UniProt task(s) {unknown}; known: {', '.join(TASKS)}")
+    names = task_names(tasks)
     if not entry.sequence:
         return []
     acc = entry.accession
     seq = seq_text if seq_text is not None else seq_to_text(
         entry.sequence, open_tag=seq_tags[0], close_tag=seq_tags[1], sep=seq_sep
     )
-    out = []
-    for task in names:
-        topic = TASKS[task]
-        texts = sections.get(topic) if sections is not None else topic_texts(entry, topic)
-        if not texts:
-            continue
-        prompts = PROMPTS[task]
-        out.append(
-            Instruction(
-                id=f"{task}-{acc}",
-                instruction=prompts[stable_index(f"{acc}:{task}", len(prompts))],
-                input=seq,
-                output=task_output(topic, texts),
-                task=task,
-                meta={"accession": acc, "topic": topic},
-            )
+    if sections is None:
+        sections = section_texts(entry)
+    return [
+        Instruction(
+            id=f"{task}-{acc}",
+            instruction=instruction,
+            input=seq,
+            output=output,
+            task=task,
+            meta={"accession": acc, "topic": TASKS[task]},
         )
-    return out
+        for task, instruction, output in task_texts(acc, names, sections)
+    ]
