@@ -1,6 +1,7 @@
-"""The one compiled module: the flat-file field reader and the comment cleaning
-(src/proteinlm/sources/_flatfile.c, _textclean.c). Optional: without a C compiler the install goes
-on and the Python code they mirror does the same work."""
+"""The compiled modules: the flat-file field reader, its cutting loop and the comment cleaning
+(src/proteinlm/sources/_flatfile.c, _pieces.c, _textclean.c), and the JSON writer of build rows
+(src/proteinlm/dataset/_rows.c). Optional: without a C compiler the install goes on and the Python
+code they mirror does the same work."""
 
 from setuptools import Extension, setup
 
@@ -10,6 +11,13 @@ setup(
             "proteinlm.sources._flatfile",
             ["src/proteinlm/sources/_flatfile.c", "src/proteinlm/sources/_textclean.c",
              "src/proteinlm/sources/_pieces.c"],
+            depends=["src/proteinlm/sources/_ctext.h"],
+            optional=True,
+            extra_compile_args=["-O2"],
+        ),
+        Extension(
+            "proteinlm.dataset._rows",
+            ["src/proteinlm/dataset/_rows.c"],
             depends=["src/proteinlm/sources/_ctext.h"],
             optional=True,
             extra_compile_args=["-O2"],

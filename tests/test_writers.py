@@ -15,3 +15,92 @@ def test_parquet_keeps_every_column_and_row(tmp_path):
     assert back == [dict(rows[0], ec=None), rows[1]]
     write_parquet(tmp_path / "y.parquet", rows)
     assert (tmp_path / "x.parquet").read_bytes() == (tmp_path / "y.parquet").read_bytes()
+
+
+def _rows_module():
+    import os
+
+    import pytest
+
+    try:
+        from proteinlm.dataset import _rows
+    except ImportError:
+        if os.environ.get("PROTEINLM_REQUIRE_C") == "1":  # CI: the extension must have been built
+            raise
+        pytest.skip("the C row writer is not built (no compiler at install)")
+    return _rows
+
+
+def _python_layouts(rows, exports):
+    import json
+
+    from proteinlm.dataset.sft_exports import export_parts
+    from proteinlm.dataset.writers import json_lines
+
+    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+    if not exports:
+        return lines, b"", b""
+    encoded: list[dict] = []
+    assert json_lines(rows, repeated=("input",), keep=encoded).encode("utf-8") == lines
+    return (lines, *export_parts(rows, encoded))
+
+
+def test_compiled_row_writer_equals_json_dumps_and_the_python_exports():
+    """encode_rows writes what json.dumps and export_parts write, or declines (None): checked on
+    generated rows with every kind of character JSON escapes, non-ASCII text and value types."""
+    import random
+
+    encode_rows = _rows_module().encode_rows
+    rng = random.Random(5)
+    pieces = ["a", "Homodimer.", " ", "\n", "\t", '"', "\\", "\x00", "\x1f", "\x7f", "é", "蛋白质", "\U0001f600",
+              "<seq> M K </seq>", "\u2028", "/", "%s", "\r\b\f"]  # fmt: skip
+
+    def text(k: int) -> str:
+        return "".join(rng.choice(pieces) for _ in range(rng.randint(0, k)))
+
+    taken = declined = 0
+    for _ in range(3000):
+        n = rng.randint(0, 4)
+        exports = rng.random() < 0.6
+        rows = []
+        for _ in range(n):
+            row = {"id": text(3) if rng.random() < 0.9 else rng.choice([None, 7, True])}
+            row |= {"task": "function", "instruction": text(4), "input": text(6), "output": text(6)}
+            if rng.random() < 0.3:
+                row["ec"] = rng.choice([None, "3.1.1.34", 12, False, -3])
+            if rng.random() < 0.02:
+                row["score"] = 0.5  # a float: declined
+            rows.append(row)
+        got = encode_rows(rows, exports)
+        if got is None:
+            declined += 1
+            continue
+        taken += 1
+        assert got == _python_layouts(rows, exports), rows
+    assert taken > 1500 and declined > 100
+
+
+def test_compiled_row_writer_declines_what_it_cannot_write_alike():
+    encode_rows = _rows_module().encode_rows
+    row = {"id": "a", "instruction": "Describe.", "input": "<seq> M </seq>", "output": "Binds."}
+    assert encode_rows([row], True) == _python_layouts([row], True)
+    assert encode_rows([dict(row, instruction=" Describe.")], True) is None  # strip() would change the turn
+    assert encode_rows([dict(row, input="<seq> M </seq>\n")], True) is None
+    assert encode_rows([dict(row, input="")], True) is None
+    assert encode_rows([dict(row, output="\ud800")], False) is None  # a lone surrogate has no UTF-8 form
+    assert encode_rows([{1: "x"}], False) is None and encode_rows([{"a": 1.5}], False) is None
+    assert encode_rows([dict(row, input=" x")], False) == _python_layouts([dict(row, input=" x")], False)
+    assert encode_rows([], True) == (b"", b"", b"")
+
+
+def test_encoded_rows_same_with_and_without_the_compiled_writer(monkeypatch):
+    from proteinlm.dataset import sft_exports
+
+    rows = [{"id": f"t-{i}", "task": "t", "instruction": "Say é.", "input": "<seq> M </seq>", "output": f'"{i}"\n',
+             "accession": None} for i in range(5)]  # fmt: skip
+    rows.append(dict(rows[0], instruction=" x "))  # the chat turn is stripped: the Python writers
+    for exports in (False, True):
+        fast = sft_exports.encoded_rows(rows, exports)
+        monkeypatch.setattr(sft_exports, "_c_encode_rows", None)
+        assert sft_exports.encoded_rows(rows, exports) == fast == _python_layouts(rows, exports)
+        monkeypatch.undo()

@@ -45,6 +45,34 @@ def export_parts(rows: Sequence[dict], encoded: Sequence[dict]) -> tuple[bytes, 
     return ",\n".join(alpaca).encode("utf-8"), "".join(chat).encode("utf-8")
 
 
+def _compiled_encode_rows():
+    """The C twin of `encoded_rows` (dataset/_rows.c), or None where it was not built or
+    PROTEINLM_PURE_PYTHON=1 (then the Python writers run)."""
+    if os.environ.get("PROTEINLM_PURE_PYTHON") == "1":
+        return None
+    try:
+        from proteinlm.dataset._rows import encode_rows
+    except ImportError:  # pragma: no cover - installed without a C compiler
+        return None
+    return encode_rows
+
+
+_c_encode_rows = _compiled_encode_rows()
+
+
+def encoded_rows(rows: list[dict], exports: bool) -> tuple[bytes, bytes, bytes]:
+    """(JSON lines, alpaca part, chat part) of rows as UTF-8: `json_lines(rows)` and, for SFT
+    rows when `exports`, `export_parts` (else b"", b""). In C where the extension is built: one
+    pass writes the bytes, ~5x faster than encoding the strings, joining and encoding to UTF-8."""
+    if _c_encode_rows is not None and (done := _c_encode_rows(rows, exports)) is not None:
+        return done
+    if not exports:
+        return json_lines(rows).encode("utf-8"), b"", b""
+    encoded: list[dict] = []
+    lines = json_lines(rows, repeated=("input",), keep=encoded)
+    return (lines.encode("utf-8"), *export_parts(rows, encoded))
+
+
 class ExportParts:
     """One chunk's export parts for one split, written to `OUT/.state/parts/` batch by batch (by
     the worker that built the rows) and moved into the exports by the main process, in chunk
@@ -179,9 +207,7 @@ class SftExports:
         for split in self.splits:
             rows = iter(shard_rows(split))
             while part := list(itertools.islice(rows, batch)):
-                encoded: list[dict] = []
-                json_lines(part, repeated=("input",), keep=encoded)
-                self.append({split: (*export_parts(part, encoded), len(part))})
+                self.append({split: (*encoded_rows(part, True)[1:], len(part))})
 
 
 def shard_rows(out: Path, split: str) -> Iterator[dict]:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
-from proteinlm.dataset.sft_exports import ExportParts, export_parts
-from proteinlm.dataset.writers import GzipShard, json_lines, split_of, write_parquet
+from proteinlm.dataset.sft_exports import ExportParts, encoded_rows
+from proteinlm.dataset.writers import GzipShard, split_of, write_parquet
 from proteinlm.errors import RecordError
 from proteinlm.records import Instruction, ProteinEntry
 
@@ -109,16 +109,12 @@ def write_subset(
         shard = GzipShard(base.with_name(base.name + ".jsonl.gz")) if "jsonl.gz" in opts.formats else None
         parts = ExportParts(out, f"{subset.replace('/', '-')}-{index:05d}-{split}") if key == "sft" else None
         for i in range(0, len(part), _BATCH):
-            batch = part[i : i + _BATCH]
+            lines, alpaca, chat = encoded_rows(part[i : i + _BATCH], parts is not None)
             if parts is not None:
-                encoded: list[dict] = []
-                lines = json_lines(batch, repeated=("input",), keep=encoded)
-                parts.add(*export_parts(batch, encoded))
-            else:
-                lines = json_lines(batch)
+                parts.add(alpaca, chat)
             if shard is not None:
-                shard.write(lines)
-            del lines
+                shard.write_bytes(lines)
+            del lines, alpaca, chat
         if shard is not None:
             shard.close()
         if parts is not None:

@@ -99,6 +99,9 @@ class GzipShard:
     def write(self, text: str) -> None:
         self._gz.write(text.encode("utf-8"))
 
+    def write_bytes(self, data: bytes) -> None:
+        self._gz.write(data)
+
     def close(self) -> None:
         fileobj = self._gz.fileobj
         self._gz.close()
