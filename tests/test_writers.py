@@ -104,3 +104,16 @@ def test_encoded_rows_same_with_and_without_the_compiled_writer(monkeypatch):
         monkeypatch.setattr(sft_exports, "_c_encode_rows", None)
         assert sft_exports.encoded_rows(rows, exports) == fast == _python_layouts(rows, exports)
         monkeypatch.undo()
+
+
+def test_compiled_row_writer_escapes_every_character_at_every_offset():
+    """The writer skips clean text 8 bytes at a time: each ASCII character (and a non-ASCII one)
+    at each offset of a word, alone and between others, is written as json.dumps writes it."""
+    import json
+
+    encode_rows = _rows_module().encode_rows
+    for c in [chr(i) for i in range(0x80)] + ["é", "\u4e00"]:
+        for offset in range(17):
+            for text in ("a" * offset + c + "a" * 9, "a" * offset + c, c * (offset + 1)):
+                want = (json.dumps({"t": text}, ensure_ascii=False) + "\n").encode("utf-8")
+                assert encode_rows([{"t": text}], False)[0] == want, repr(text)
