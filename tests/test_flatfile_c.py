@@ -255,3 +255,21 @@ def test_flat_pieces_same_with_and_without_the_compiled_cut(monkeypatch, tmp_pat
         monkeypatch.setattr(uniprot, "_c_piece_ends", None)
         assert list(uniprot.flat_pieces(f)) == compiled
         monkeypatch.undo()
+
+
+def test_entries_of_the_compiled_reader_are_whole_records():
+    """_entry_of fills the record's __dict__ directly: every field, nothing else, equal and
+    pickled alike to the record its __init__ makes."""
+    import dataclasses
+    import pickle
+
+    for t in _entry_texts():
+        fields = uniprot._c_fields(t, SKIPPED_TOPICS)
+        if fields is None:
+            continue
+        fast = uniprot._entry_of(fields, "f:1")
+        built = uniprot.ProteinEntry(**{f.name: getattr(fast, f.name) for f in dataclasses.fields(fast)})
+        assert list(vars(fast)) == [f.name for f in dataclasses.fields(uniprot.ProteinEntry)]
+        assert fast == built and pickle.loads(pickle.dumps(fast)) == built and fast.source == "f:1"
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            fast.entry_name = "x"

@@ -253,12 +253,17 @@ def test_clean_text_fast_path_equals_the_full_rule():
         assert sp.clean_text(t) == full(t), repr(t)
 
 
-def test_seq_to_text_every_tag_and_separator_combination():
-    from proteinlm.dataset.seqtext import seq_to_text
+@pytest.mark.parametrize("compiled", [True, False])
+def test_seq_to_text_every_tag_and_separator_combination(compiled, monkeypatch):
+    from proteinlm.dataset import seqtext
 
-    for seq in ("", "M", "MK", "MKTA"):
-        for open_tag in ("", "<seq>"):
+    if not compiled:
+        monkeypatch.setattr(seqtext, "_c_seq_text", None)
+    elif seqtext._c_seq_text is None and os.environ.get("PROTEINLM_REQUIRE_C") != "1":
+        pytest.skip("the C extension is not built")
+    for seq in ("", "M", "MK", "MKTA", "MKTAé"):
+        for open_tag in ("", "<seq>", "<蛋白>"):
             for close_tag in ("", "</seq>"):
-                for sep in ("", " ", "|"):
+                for sep in ("", " ", "|", " | "):
                     want = sep.join([t for t in (open_tag,) if t] + list(seq) + [t for t in (close_tag,) if t])
-                    assert seq_to_text(seq, open_tag, close_tag, sep) == want
+                    assert seqtext.seq_to_text(seq, open_tag, close_tag, sep) == want

@@ -1,4 +1,5 @@
-/* Rows to JSON text in C: the compiled twin of `writers.json_lines` and `sft_exports.export_parts`.
+/* Rows to JSON text in C: the compiled twin of `writers.json_lines` and `sft_exports.export_parts`
+ * (and of `seqtext.seq_to_text`, at the end).
  *
  * encode_rows(rows, exports) takes a list of dicts whose keys are str and whose values are str,
  * None, bool or int, and returns (jsonl, alpaca, chat) as UTF-8 bytes:
@@ -194,7 +195,47 @@ static PyObject *encode_rows(PyObject *self, PyObject *args) {
     return result;
 }
 
+/* seq_text(seq, open_tag, close_tag, sep) -> seqtext.seq_to_text's text, or None (a non-ASCII
+ * argument). `sep.join(seq)` makes a one-character str per residue: this writes the text at once. */
+static PyObject *seq_text(PyObject *self, PyObject *args) {
+    PyObject *seq, *open_tag, *close_tag, *sep;
+    if (!PyArg_ParseTuple(args, "UUUU", &seq, &open_tag, &close_tag, &sep)) return NULL;
+    if (!PyUnicode_IS_ASCII(seq) || !PyUnicode_IS_ASCII(open_tag) || !PyUnicode_IS_ASCII(close_tag) ||
+        !PyUnicode_IS_ASCII(sep))
+        Py_RETURN_NONE;
+    ssz n = PyUnicode_GET_LENGTH(seq), no = PyUnicode_GET_LENGTH(open_tag), nc = PyUnicode_GET_LENGTH(close_tag);
+    ssz ns = PyUnicode_GET_LENGTH(sep);
+    const char *s = (const char *)PyUnicode_DATA(seq), *o = (const char *)PyUnicode_DATA(open_tag);
+    const char *c = (const char *)PyUnicode_DATA(close_tag), *p = (const char *)PyUnicode_DATA(sep);
+    /* the parts: open_tag (if any), each residue, close_tag (if any), `sep` between two parts */
+    ssz parts = n + (no > 0) + (nc > 0);
+    ssz total = no + n + nc + (parts > 1 ? (parts - 1) * ns : 0);
+    PyObject *out = PyUnicode_New(total, 127);
+    if (!out) return NULL;
+    char *w = (char *)PyUnicode_DATA(out);
+    int first = 1;
+#define PART(src, len)                       \
+    do {                                     \
+        if (!first) memcpy(w, p, ns), w += ns; \
+        memcpy(w, (src), (len));             \
+        w += (len);                          \
+        first = 0;                           \
+    } while (0)
+    if (no) PART(o, no);
+    if (ns == 1 && !first) { /* the usual case: one separator character, before every residue */
+        for (ssz i = 0; i < n; i++) w[2 * i] = p[0], w[2 * i + 1] = s[i];
+        w += 2 * n;
+    } else {
+        for (ssz i = 0; i < n; i++) PART(s + i, 1);
+    }
+    if (nc) PART(c, nc);
+#undef PART
+    return out;
+}
+
 static PyMethodDef methods[] = {
+    {"seq_text", seq_text, METH_VARARGS,
+     "seq_text(seq, open_tag, close_tag, sep) -> seqtext.seq_to_text(seq, ...), or None (non-ASCII)"},
     {"encode_rows", encode_rows, METH_VARARGS,
      "encode_rows(rows, exports) -> (jsonl, alpaca, chat) as UTF-8 bytes, or None (let the Python writers do it)"},
     {NULL, NULL, 0, NULL},

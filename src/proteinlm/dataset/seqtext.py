@@ -2,6 +2,23 @@
 
 from __future__ import annotations
 
+import os
+
+
+def _compiled_seq_text():
+    """The C twin of seq_to_text (dataset/_rows.c; ~8x faster on ASCII), or None where it was not
+    built or PROTEINLM_PURE_PYTHON=1."""
+    if os.environ.get("PROTEINLM_PURE_PYTHON") == "1":
+        return None
+    try:
+        from proteinlm.dataset._rows import seq_text
+    except ImportError:  # pragma: no cover - installed without a C compiler
+        return None
+    return seq_text
+
+
+_c_seq_text = _compiled_seq_text()
+
 
 def seq_to_text(seq: str, open_tag: str = "<seq>", close_tag: str = "</seq>", sep: str = " ") -> str:
     """`seq_to_text("MKT") == "<seq> M K T </seq>"`: one `sep` between residues and around tags.
@@ -9,6 +26,8 @@ def seq_to_text(seq: str, open_tag: str = "<seq>", close_tag: str = "</seq>", se
     The sequence is written as given (no case change, no filtering) so that text and record stay
     comparable residue for residue; an empty tag is left out rather than leaving a stray `sep`.
     """
+    if _c_seq_text is not None and (text := _c_seq_text(seq, open_tag, close_tag, sep)) is not None:
+        return text
     body = sep.join(seq)  # str.join iterates the residues: no list of them is made
     if open_tag:
         body = open_tag + sep + body if body else open_tag
