@@ -1,5 +1,6 @@
 """The per-word cached counter against the `tokenizers` library itself, on real text."""
 
+import os
 import importlib.util
 import subprocess
 import sys
@@ -42,20 +43,65 @@ def _real_texts() -> list[str]:
     return texts
 
 
-def test_counts_equal_the_tokenizer_cold_and_warm():
-    from proteinlm.dataset.token_cache import WordCacheCounter, supports_word_cache
+def _compiled_counter_or_skip(compiled: bool, monkeypatch):
+    from proteinlm.dataset import token_cache
+
+    if not compiled:
+        monkeypatch.setattr(token_cache, "_c", None)
+    elif token_cache._c is None:
+        if os.environ.get("PROTEINLM_REQUIRE_C") == "1":  # CI: the extension must have been built
+            raise AssertionError("the compiled word counter is not built")
+        pytest.skip("the compiled word counter is not built")
+    return token_cache
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_counts_equal_the_tokenizer_cold_and_warm(compiled, monkeypatch):
+    from proteinlm.dataset.token_cache import supports_word_cache
     from proteinlm.dataset.tokens import TokenCounter
 
+    token_cache = _compiled_counter_or_skip(compiled, monkeypatch)
     tok = TokenCounter("smollm2").tokenizer
     assert supports_word_cache(tok)
     texts = _real_texts()
+    texts += [p for t in texts for p in t.split("\n\n")]  # paragraphs too: what builds count
     expected = [len(e.ids) for e in tok.encode_batch(texts, add_special_tokens=False)]
-    counter = WordCacheCounter(tok)
+    counter = token_cache.WordCacheCounter(tok)
     assert counter.counts(texts) == expected  # cold: every piece encoded once
     assert counter.counts(texts) == expected  # warm: every piece from the cache
-    # both ways of counting ran on a real amount of text: word by word (texts with plain spacing)
-    # and regex piece by piece (the rest: tabs, double spaces, Unicode spaces, ...)
-    assert len(counter.spaced_cache) > 1000 and len(counter.cache) > 100 and sum(expected) > 50_000
+    # every way of counting ran on a real amount of text: word by word (texts with plain spacing;
+    # in C for ASCII ones where it is built) and regex piece by piece (the rest: tabs, double
+    # spaces, Unicode spaces, ...)
+    by_word = token_cache._c.words_len(counter._c_table) if compiled else 0
+    assert by_word + len(counter.spaced_cache) > 1000 and len(counter.cache) > 100 and sum(expected) > 50_000
+    assert (by_word > 1000) == compiled
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_counts_of_generated_texts_equal_the_tokenizer(compiled, monkeypatch):
+    """Texts made to hit the word-by-word rules: runs of 1 to 6 newlines, a leading space, double
+    spaces, spaces next to line breaks, tabs, "<" (where added tokens start), non-ASCII words."""
+    import random
+
+    from proteinlm.dataset.tokens import TokenCounter
+
+    token_cache = _compiled_counter_or_skip(compiled, monkeypatch)
+    tok = TokenCounter("smollm2").tokenizer
+    rng = random.Random(11)
+    words = ["Binds", "DNA.", "(PubMed)", "Homodimer;", "x", "12", "it's", "<seq>", "<|im_end|>", "蛋白", "a-b",
+             "Q000123", "--", "'s", "é"]  # fmt: skip
+    seps = [" "] * 12 + ["\n", "\n\n", "\n\n\n", "\n" * 6, "  ", " \n", "\t"]
+    texts = []
+    for _ in range(3000):
+        parts = [rng.choice(words) for _ in range(rng.randint(1, 9))]
+        text = "".join(p + rng.choice(seps) for p in parts[:-1]) + parts[-1]
+        texts.append((" " if rng.random() < 0.1 else "") + text + ("\n" if rng.random() < 0.05 else ""))
+    expected = [len(e.ids) for e in tok.encode_batch(texts, add_special_tokens=False)]
+    counter = token_cache.WordCacheCounter(tok)
+    assert counter.counts(texts) == expected
+    assert counter.counts(texts) == expected
+    if compiled:
+        assert token_cache._c.words_len(counter._c_table) > 15  # the ASCII word forms
     ids = [e.ids for e in tok.encode_batch(texts, add_special_tokens=False)]
     assert counter.ids(texts) == ids and counter.ids(texts) == ids  # what packing writes, cold and warm
 

@@ -233,7 +233,20 @@ static PyObject *seq_text(PyObject *self, PyObject *args) {
     return out;
 }
 
+/* _wordcount.c */
+PyObject *words_new_c(PyObject *self, PyObject *args);
+PyObject *words_add_c(PyObject *self, PyObject *args);
+PyObject *words_len_c(PyObject *self, PyObject *capsule);
+PyObject *words_clear_c(PyObject *self, PyObject *capsule);
+PyObject *words_count_c(PyObject *self, PyObject *args);
+
 static PyMethodDef methods[] = {
+    {"words_new", words_new_c, METH_NOARGS, "words_new() -> an empty table of word forms and their token counts"},
+    {"words_add", words_add_c, METH_VARARGS, "words_add(table, forms, counts): set the token counts of forms"},
+    {"words_len", words_len_c, METH_O, "words_len(table) -> the number of forms held"},
+    {"words_clear", words_clear_c, METH_O, "words_clear(table): forget every form"},
+    {"words_count", words_count_c, METH_VARARGS,
+     "words_count(table, texts, newlines, lt_unsure) -> (totals, missing): see _wordcount.c"},
     {"seq_text", seq_text, METH_VARARGS,
      "seq_text(seq, open_tag, close_tag, sep) -> seqtext.seq_to_text(seq, ...), or None (non-ASCII)"},
     {"encode_rows", encode_rows, METH_VARARGS,

@@ -34,6 +34,21 @@ def _not_plain(text: str) -> bool:
         "  " in text or " \n" in text or "\n " in text or text[:1] == "\n" or text[-1:] in (" ", "\n")
         or _ODD_SPACE(text) is not None
     )
+def _compiled():
+    """The compiled word counter (dataset/_rows: _wordcount.c), or None where it was not built or
+    PROTEINLM_PURE_PYTHON=1."""
+    import os
+
+    if os.environ.get("PROTEINLM_PURE_PYTHON") == "1":
+        return None
+    try:
+        from proteinlm.dataset import _rows
+    except ImportError:  # pragma: no cover - installed without a C compiler
+        return None
+    return _rows
+
+
+_c = _compiled()
 # A regex piece that is a run of ASCII digits, with the space the regex may put before it.
 _DIGIT_RUN = re.compile(r" ?[0-9]+").fullmatch
 _DIGITS = frozenset("0123456789")
@@ -76,6 +91,11 @@ class WordCacheCounter:
         self.newline_counts: dict[int, int] = {}
         self.id_cache: dict[str, list[int]] = {}
         self._digits: bool | None = None  # see _digits_single
+        self._newline_runs: tuple[int, ...] | None = None
+        # the compiled word table (_wordcount.c): where it is built, and where a "<" in a text is
+        # the only place an added token can start (it then leaves such texts to the code below)
+        usable = _c is not None and (not self.added or self._added_all_lt)
+        self._c_table = _c.words_new() if usable else None
 
     def _needs_tokenizer(self, text: str) -> bool:
         if _UNSURE(text):
@@ -92,15 +112,23 @@ class WordCacheCounter:
         return out
 
     def counts(self, texts: Sequence[str]) -> list[int]:
-        if len(self.cache) + len(self.word_cache) + len(self.spaced_cache) > MAX_ENTRIES:
+        table = self._c_table
+        held = len(self.cache) + len(self.word_cache) + len(self.spaced_cache) + (_c.words_len(table) if table else 0)
+        if held > MAX_ENTRIES:
             self.cache.clear()
             self.word_cache.clear()
             self.spaced_cache.clear()
+            if table:
+                _c.words_clear(table)
         totals = [0] * len(texts)
+        todo: Sequence[int] = range(len(texts))
+        if table:  # plain ASCII texts, counted in C; the others below
+            todo = self._c_counts(table, texts, totals)
         direct: list[int] = []  # texts the real tokenizer counts whole
         pieces: list[int] = []  # texts counted piece by piece (GPT-2 regex)
         plain: list[int] = []  # texts counted word by word (see _plain_count)
-        for i, text in enumerate(texts):
+        for i in todo:
+            text = texts[i]
             if self._needs_tokenizer(text):
                 direct.append(i)
             elif _not_plain(text):
@@ -115,6 +143,32 @@ class WordCacheCounter:
             for i, c in zip(direct, self._encode([texts[i] for i in direct])):
                 totals[i] = c
         return totals
+
+    def _c_counts(self, table, texts: Sequence[str], totals: list[int]) -> list[int]:
+        """`_plain_count` of the plain ASCII texts by the compiled counter (_wordcount.c), whose
+        table of word forms gets the counts of new ones from `_word_counts`; returns the indices of
+        the texts it does not count."""
+        texts = list(texts)
+        newlines = self._newline_tuple()
+        found, missing = _c.words_count(table, texts, newlines, bool(self.added))
+        if missing:
+            _c.words_add(table, missing, self._word_counts(missing))
+            again = [i for i, n in enumerate(found) if n is None]
+            for i, n in zip(again, _c.words_count(table, [texts[i] for i in again], newlines, bool(self.added))[0]):
+                found[i] = n
+        rest = []
+        for i, n in enumerate(found):
+            if n is None:
+                rest.append(i)
+            else:
+                totals[i] = n
+        return rest
+
+    def _newline_tuple(self) -> tuple[int, ...]:
+        """Tokens of runs of 1..4 newlines between two words, for the compiled counter."""
+        if self._newline_runs is None:
+            self._newline_runs = tuple(self._newlines(k) for k in range(1, 5))
+        return self._newline_runs
 
     def _piece_counts(self, texts: Sequence[str], todo: list[int], totals: list[int]) -> None:
         cache, get = self.cache, self.cache.get
