@@ -117,3 +117,27 @@ def test_compiled_row_writer_escapes_every_character_at_every_offset():
             for text in ("a" * offset + c + "a" * 9, "a" * offset + c, c * (offset + 1)):
                 want = (json.dumps({"t": text}, ensure_ascii=False) + "\n").encode("utf-8")
                 assert encode_rows([{"t": text}], False)[0] == want, repr(text)
+
+
+def test_string_arrays_same_with_and_without_the_compiled_column(monkeypatch):
+    import random
+
+    import pyarrow as pa
+
+    from proteinlm.dataset import writers
+
+    _rows_module()
+    rng = random.Random(2)
+    pieces = ["a", "", "蛋白质", "é", "\U0001f600", "<seq> M K </seq>", "\n"]
+    columns = [["".join(rng.choice(pieces) for _ in range(rng.randint(0, 5))) for _ in range(rng.randint(0, 30))]
+               for _ in range(300)]  # fmt: skip
+    columns += [["a", None], ["a", 3], []]
+    for values in columns:
+        fast = writers._string_array(values)
+        monkeypatch.setattr(writers, "_c_string_column", None)
+        slow = writers._string_array(values)
+        monkeypatch.undo()
+        if slow is None:
+            assert fast is None
+            continue
+        assert fast.equals(slow) and fast.to_pylist() == values == pa.array(values, pa.string()).to_pylist()

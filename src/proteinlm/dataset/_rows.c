@@ -233,6 +233,44 @@ static PyObject *seq_text(PyObject *self, PyObject *args) {
     return out;
 }
 
+/* string_column(values) -> (data, offsets) of an Arrow string array of a list of str (UTF-8 bytes
+ * joined; int32 offsets, little-endian as Arrow's), or None: a value that is not a str or has no
+ * UTF-8 form, or more than 2 GB of text. writers._string_array made these with a join, an
+ * encode and numpy; here it is one copy. */
+static PyObject *string_column(PyObject *self, PyObject *values) {
+    if (!PyList_Check(values)) {
+        PyErr_SetString(PyExc_TypeError, "a list of str");
+        return NULL;
+    }
+    static buf data = {0}, offsets = {0};
+    data.n = offsets.n = 0;
+    PyObject *result = NULL;
+    ssz n = PyList_GET_SIZE(values);
+    int32_t off = 0;
+    int declined = put(&offsets, (const char *)&off, 4) < 0 ? -1 : 0;
+    for (ssz i = 0; i < n && declined == 0; i++) {
+        PyObject *v = PyList_GET_ITEM(values, i);
+        ssz k;
+        const char *p = PyUnicode_CheckExact(v) ? utf8_of(v, &k) : NULL;
+        if (!p) {
+            declined = PyErr_Occurred() ? -1 : 1;
+            break;
+        }
+        if (data.n + k > INT32_MAX) {
+            declined = 1;
+            break;
+        }
+        off = (int32_t)(data.n + k);
+        if (put(&data, p, k) < 0 || put(&offsets, (const char *)&off, 4) < 0) declined = -1;
+    }
+    if (declined == 0)
+        result = Py_BuildValue("(y#y#)", data.p ? data.p : "", data.n, offsets.p, offsets.n);
+    else if (declined == 1)
+        result = Py_NewRef(Py_None);
+    if (data.cap > (256 << 20)) release(&data);
+    return result;
+}
+
 /* _wordcount.c */
 PyObject *words_new_c(PyObject *self, PyObject *args);
 PyObject *words_add_c(PyObject *self, PyObject *args);
@@ -241,6 +279,8 @@ PyObject *words_clear_c(PyObject *self, PyObject *capsule);
 PyObject *words_count_c(PyObject *self, PyObject *args);
 
 static PyMethodDef methods[] = {
+    {"string_column", string_column, METH_O,
+     "string_column(values) -> (data, offsets) of an Arrow string array, or None (a value not str, > 2 GB)"},
     {"words_new", words_new_c, METH_NOARGS, "words_new() -> an empty table of word forms and their token counts"},
     {"words_add", words_add_c, METH_VARARGS, "words_add(table, forms, counts): set the token counts of forms"},
     {"words_len", words_len_c, METH_O, "words_len(table) -> the number of forms held"},

@@ -116,6 +116,12 @@ def _string_array(values: list):
     import numpy as np
     import pyarrow as pa
 
+    if _c_string_column is not None:  # one copy in C (dataset/_rows.c)
+        made = _c_string_column(values)
+        if made is None:
+            return None
+        data, offsets = made
+        return pa.StringArray.from_buffers(len(values), pa.py_buffer(offsets), pa.py_buffer(data))
     if not all(type(v) is str for v in values):
         return None
     text = "".join(values)
@@ -127,6 +133,21 @@ def _string_array(values: list):
     if offsets[-1] >= 2**31:  # a string array holds 32-bit offsets
         return None
     return pa.StringArray.from_buffers(len(values), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data))
+
+
+def _compiled_string_column():
+    """The C twin of `_string_array`'s buffers (dataset/_rows.c), or None where it was not built or
+    PROTEINLM_PURE_PYTHON=1."""
+    if os.environ.get("PROTEINLM_PURE_PYTHON") == "1":
+        return None
+    try:
+        from proteinlm.dataset._rows import string_column
+    except ImportError:  # pragma: no cover - installed without a C compiler
+        return None
+    return string_column
+
+
+_c_string_column = _compiled_string_column()
 
 
 def write_parquet(path: Path, rows: list[dict]) -> None:
