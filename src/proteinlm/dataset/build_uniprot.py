@@ -32,6 +32,7 @@ from proteinlm.dataset.uniprot_chunks import (
     Item,
     init_worker,
     run_chunk,
+    set_direct_exports,
     sft_row,
     write_subset,
 )
@@ -156,6 +157,7 @@ def build_uniprot(opts: UniprotBuildOptions, progress: Callable[[int], None] | N
     # the main process writes the ECoT shards itself; readied first, so that a first build converts
     # the default tokenizer once (in a child process) before the workers load it
     init_worker(opts, mapped)
+    set_direct_exports(exports)  # chunks built here (one process; ECoT) write the exports directly
     pool = mp.get_context("spawn").Pool(opts.workers, init_worker, (opts, mapped)) if opts.workers > 1 else None
     pending: list[tuple] = []
     results: list[ChunkStats] = []
@@ -210,6 +212,7 @@ def build_uniprot(opts: UniprotBuildOptions, progress: Callable[[int], None] | N
             pool.close()
     finally:
         store.close()
+        set_direct_exports(None)
         if pool is not None:
             pool.terminate()
     export_counts = exports.finish(lambda split: shard_rows(out, split))

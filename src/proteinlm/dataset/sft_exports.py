@@ -97,6 +97,36 @@ class ExportParts:
         return self.paths
 
 
+class DirectPart:
+    """One chunk's export parts for one split written straight to the exports' `.partial` files:
+    what `ExportParts` does where the chunk is built in the process that holds the exports (one
+    process, or ECoT in the main one), without a part file to write, copy and delete. A killed
+    build's partial chunk is cut off on resume like any unrecorded bytes."""
+
+    def __init__(self, exports: "SftExports", split: str):
+        self._paths = [exports._partial(p) for p in exports._paths(split)]
+        self._files = None if exports.rebuild else [p.open("ab") for p in self._paths]
+        self._first = exports.rows[split] == 0  # the first row of the array opens with "\n"
+        self._empty = True
+
+    def add(self, alpaca: bytes, chat: bytes) -> None:
+        if self._files is None:  # the exports are rebuilt from the shards at the end
+            return
+        if alpaca:
+            self._files[0].write((b"\n" if self._first else b",\n") if self._empty else b",\n")
+            self._files[0].write(alpaca)
+            self._empty = False
+        self._files[1].write(chat)
+
+    def close(self) -> tuple[object, object]:
+        for fh in self._files or ():
+            fh.close()
+        return WRITTEN, WRITTEN
+
+
+WRITTEN = object()  # a part that `DirectPart` has written already
+
+
 def _write_part(fh, part: bytes | Path) -> None:
     """Append one part, given as bytes or as an `ExportParts` file (removed once copied)."""
     if isinstance(part, Path):
@@ -161,7 +191,9 @@ class SftExports:
         for split in self.splits:
             alpaca, chat, n = parts.get(split, (b"", b"", 0))
             a_path, c_path = (self._partial(p) for p in self._paths(split))
-            if n:
+            if alpaca is WRITTEN:
+                pass
+            elif n:
                 with a_path.open("ab") as fh:
                     fh.write(b"\n" if self.rows[split] == 0 else b",\n")
                     _write_part(fh, alpaca)

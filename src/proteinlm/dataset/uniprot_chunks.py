@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
-from proteinlm.dataset.sft_exports import ExportParts, encoded_rows
+from proteinlm.dataset.sft_exports import DirectPart, ExportParts, encoded_rows
 from proteinlm.dataset.writers import GzipShard, split_of, write_parquet
 from proteinlm.errors import RecordError
 from proteinlm.records import Instruction, ProteinEntry
@@ -48,6 +48,12 @@ def init_worker(opts: UniprotBuildOptions, mapped: frozenset[str]) -> None:
     _worker["opts"] = opts
     _worker["mapped"] = mapped
     _worker["tokens"] = TokenCounter(opts.tokenizer, (opts.seq_open, opts.seq_close), opts.seq_sep)
+
+
+def set_direct_exports(exports) -> None:
+    """In the process that holds the build's `SftExports`: its chunks append their export parts
+    straight to the exports' files (`DirectPart`); None in workers (part files, see `ExportParts`)."""
+    _worker["exports"] = exports
 
 
 def sft_row(ins: Instruction) -> dict:
@@ -107,7 +113,10 @@ def write_subset(
             continue
         base = out / subset / f"{split}-{index:05d}"
         shard = GzipShard(base.with_name(base.name + ".jsonl.gz")) if "jsonl.gz" in opts.formats else None
-        parts = ExportParts(out, f"{subset.replace('/', '-')}-{index:05d}-{split}") if key == "sft" else None
+        parts = None
+        if key == "sft":  # the exports' files themselves where this process holds them
+            direct = _worker.get("exports")
+            parts = DirectPart(direct, split) if direct else ExportParts(out, f"{subset.replace('/', '-')}-{index:05d}-{split}")
         for i in range(0, len(part), _BATCH):
             lines, alpaca, chat = encoded_rows(part[i : i + _BATCH], parts is not None)
             if parts is not None:
