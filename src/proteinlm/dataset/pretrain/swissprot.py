@@ -157,6 +157,8 @@ def _sentence(text: str) -> str:
 def join_texts(texts: Sequence[str]) -> str:
     """The texts of one topic, as `topic_texts` gives them (cleaned, non-empty), as one paragraph
     of complete sentences."""
+    if len(texts) == 1:  # most topics have one text
+        return _sentence(texts[0])
     return " ".join([_sentence(t) for t in texts])
 
 
@@ -168,7 +170,18 @@ def topic_texts(entry: ProteinEntry, topic: str) -> tuple[str, ...]:
 def section_texts(entry: ProteinEntry) -> dict[str, tuple[str, ...]]:
     """`topic_texts` of every section topic the entry has: computed once, shared by the document
     and the SFT tasks of an entry."""
-    return {topic: texts for topic in SECTIONS if topic in entry.comments and (texts := topic_texts(entry, topic))}
+    out = {}
+    comments = entry.comments
+    for topic in SECTIONS:  # a plain loop: ~3x faster than topic_texts' generators, same result
+        raw = comments.get(topic)
+        if raw:
+            texts = []
+            for x in raw:
+                if x and (t := clean_text(x)):
+                    texts.append(t)
+            if texts:
+                out[topic] = tuple(texts)
+    return out
 
 
 _REACTION_FIELD = re.compile(r";\s*(?:Xref|EC|Evidence|PhysiologicalDirection)=")
@@ -259,12 +272,12 @@ def entry_paragraphs(
 ) -> tuple[list[str], list[str]]:
     """(paragraphs, topics) of an entry's document: the text is the paragraphs joined by blank
     lines (the build counts tokens paragraph by paragraph, without cutting the text again)."""
-    from proteinlm.dataset.seqtext import seq_to_text  # sibling helper, imported when used
-
     acc = entry.accession
     paragraphs = [INTROS[stable_index(f"{acc}:intro", len(INTROS))](intro_fields(entry))]
     if entry.sequence:  # a TSV download may lack the Sequence column; the text is still useful
         if seq_text is None:
+            from proteinlm.dataset.seqtext import seq_to_text  # sibling helper, imported when used
+
             seq_text = seq_to_text(entry.sequence, open_tag=seq_tags[0], close_tag=seq_tags[1], sep=seq_sep)
         paragraphs.append(seq_text)
     if sections is None:
