@@ -7,6 +7,9 @@ the same words all the time, and a dictionary lookup is far cheaper than BPE. Me
 PMC and Swiss-Prot text: ~4-5× the `tokenizers` library once the cache is warm
 (`benchmarks/bench_tokenize.py`); `tests/test_token_cache.py` checks equality with it on real data.
 
+Plain ASCII texts are counted word by word in C where the extension is built (`_wordcount.c`: a
+table of word forms, no str object per word); the rest as below.
+
 Used only where it is provably the same computation: no normalizer, a plain ByteLevel
 pre-tokenizer with the GPT-2 regex. Texts holding an added token (`<|im_end|>` ...) or control
 characters (where regex engines may disagree on `\\s`) go to the real tokenizer.
@@ -14,6 +17,7 @@ characters (where regex engines may disagree on `\\s`) go to the real tokenizer.
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Sequence
 
@@ -34,11 +38,11 @@ def _not_plain(text: str) -> bool:
         "  " in text or " \n" in text or "\n " in text or text[:1] == "\n" or text[-1:] in (" ", "\n")
         or _ODD_SPACE(text) is not None
     )
+
+
 def _compiled():
     """The compiled word counter (dataset/_rows: _wordcount.c), or None where it was not built or
     PROTEINLM_PURE_PYTHON=1."""
-    import os
-
     if os.environ.get("PROTEINLM_PURE_PYTHON") == "1":
         return None
     try:
@@ -49,6 +53,7 @@ def _compiled():
 
 
 _c = _compiled()
+
 # A regex piece that is a run of ASCII digits, with the space the regex may put before it.
 _DIGIT_RUN = re.compile(r" ?[0-9]+").fullmatch
 _DIGITS = frozenset("0123456789")
