@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-import os
+from proteinlm.compiled import ROWS, compiled
 
-
-def _compiled_seq_text():
-    """The C twin of seq_to_text (dataset/_rows.c; ~8x faster on ASCII), or None where it was not
-    built or PROTEINLM_PURE_PYTHON=1."""
-    if os.environ.get("PROTEINLM_PURE_PYTHON") == "1":
-        return None
-    try:
-        from proteinlm.dataset._rows import seq_text
-    except ImportError:  # pragma: no cover - installed without a C compiler
-        return None
-    return seq_text
-
-
-_c_seq_text = _compiled_seq_text()
+# the C twin of seq_to_text (dataset/_rows.c; ~8x faster on ASCII)
+_c_seq_text = compiled("seq_text", ROWS)
 
 
 def seq_to_text(seq: str, open_tag: str = "<seq>", close_tag: str = "</seq>", sep: str = " ") -> str:

@@ -18,6 +18,7 @@ import shutil
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from proteinlm.compiled import ROWS, compiled
 from proteinlm.dataset.writers import json_lines, json_str, read_jsonl_gz
 
 _OPEN, _CLOSE = "[", "\n]\n"  # the alpaca array: "[", rows after "\n" / ",\n", then "\n]\n"
@@ -45,19 +46,7 @@ def export_parts(rows: Sequence[dict], encoded: Sequence[dict]) -> tuple[bytes, 
     return ",\n".join(alpaca).encode("utf-8"), "".join(chat).encode("utf-8")
 
 
-def _compiled_encode_rows():
-    """The C twin of `encoded_rows` (dataset/_rows.c), or None where it was not built or
-    PROTEINLM_PURE_PYTHON=1 (then the Python writers run)."""
-    if os.environ.get("PROTEINLM_PURE_PYTHON") == "1":
-        return None
-    try:
-        from proteinlm.dataset._rows import encode_rows
-    except ImportError:  # pragma: no cover - installed without a C compiler
-        return None
-    return encode_rows
-
-
-_c_encode_rows = _compiled_encode_rows()
+_c_encode_rows = compiled("encode_rows", ROWS)  # the C twin of encoded_rows (dataset/_rows.c)
 
 
 def encoded_rows(rows: list[dict], exports: bool) -> tuple[bytes, bytes, bytes]:

@@ -17,9 +17,11 @@ characters (where regex engines may disagree on `\\s`) go to the real tokenizer.
 
 from __future__ import annotations
 
-import os
+import importlib
 import re
 from typing import Sequence
+
+from proteinlm.compiled import ROWS, compiled
 
 # The GPT-2 pre-tokenization pattern, as `tokenizers`' ByteLevel(use_regex=True) applies it.
 GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
@@ -40,19 +42,8 @@ def _not_plain(text: str) -> bool:
     )
 
 
-def _compiled():
-    """The compiled word counter (dataset/_rows: _wordcount.c), or None where it was not built or
-    PROTEINLM_PURE_PYTHON=1."""
-    if os.environ.get("PROTEINLM_PURE_PYTHON") == "1":
-        return None
-    try:
-        from proteinlm.dataset import _rows
-    except ImportError:  # pragma: no cover - installed without a C compiler
-        return None
-    return _rows
-
-
-_c = _compiled()
+# the compiled word counter (dataset/_rows: _wordcount.c), or None
+_c = importlib.import_module(ROWS) if compiled("words_new", ROWS) is not None else None
 
 # A regex piece that is a run of ASCII digits, with the space the regex may put before it.
 _DIGIT_RUN = re.compile(r" ?[0-9]+").fullmatch

@@ -18,6 +18,8 @@ from typing import Iterable, Iterator, Sequence
 
 from isal import igzip
 
+from proteinlm.compiled import ROWS, compiled
+
 
 def _atomic_path(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -135,19 +137,7 @@ def _string_array(values: list):
     return pa.StringArray.from_buffers(len(values), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data))
 
 
-def _compiled_string_column():
-    """The C twin of `_string_array`'s buffers (dataset/_rows.c), or None where it was not built or
-    PROTEINLM_PURE_PYTHON=1."""
-    if os.environ.get("PROTEINLM_PURE_PYTHON") == "1":
-        return None
-    try:
-        from proteinlm.dataset._rows import string_column
-    except ImportError:  # pragma: no cover - installed without a C compiler
-        return None
-    return string_column
-
-
-_c_string_column = _compiled_string_column()
+_c_string_column = compiled("string_column", ROWS)  # the C twin of _string_array's buffers (dataset/_rows.c)
 
 
 def write_parquet(path: Path, rows: list[dict]) -> None:

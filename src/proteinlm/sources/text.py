@@ -30,19 +30,8 @@ from typing import BinaryIO, Callable, Iterator, TextIO
 
 from isal import igzip, isal_zlib
 
+from proteinlm.compiled import compiled
 from proteinlm.errors import RecordError, SourceError
-
-
-def compiled(name: str):
-    """A function of the C extension (`_flatfile`), or None where it was not built or the
-    environment sets PROTEINLM_PURE_PYTHON=1 (the Python code it mirrors then runs)."""
-    if os.environ.get("PROTEINLM_PURE_PYTHON") == "1":
-        return None
-    try:
-        from proteinlm.sources import _flatfile
-    except ImportError:  # pragma: no cover - installed without a C compiler
-        return None
-    return getattr(_flatfile, name)
 
 
 _c_clean_comments = compiled("clean_comments")  # the compiled twin of clean_comments (_textclean.c)

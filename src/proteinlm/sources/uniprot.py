@@ -24,6 +24,7 @@ import re
 from pathlib import Path
 from typing import Iterator
 
+from proteinlm.compiled import compiled
 from proteinlm.errors import SourceError
 from proteinlm.records import ProteinEntry
 from proteinlm.sources.text import (
@@ -32,7 +33,6 @@ from proteinlm.sources.text import (
     BadRecord,
     OnError,
     clean_comments,
-    compiled,
     join_wrapped,
     open_text,
     parse_protein_names,
