@@ -281,3 +281,31 @@ def test_exports_equal_the_shards_after_reruns_and_old_state(tmp_path):
     (out / "sft" / "alpaca" / "train.json").unlink()
     assert build(out, **kw)["outputs"] == first["outputs"]
     assert _exports(out) == want and not list((out / "sft").glob("*/*.partial"))
+
+
+@needs_data
+def test_builds_with_and_without_the_c_extensions_are_byte_identical(tmp_path):
+    """Every compiled twin at once (reader, cutting, cleaning, row writers, sequence texts,
+    Parquet columns, word counts): a build in a process where PROTEINLM_PURE_PYTHON=1 leaves them
+    unused writes the same files and counts the same tokens."""
+    if os.environ.get("PROTEINLM_REQUIRE_C") != "1" and uniprot._c_fields is None:
+        pytest.skip("the C extensions are not built")
+    kw = dict(shard_entries=4, tokenizer="smollm2")
+    build(tmp_path / "c", **kw)
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from test_build_uniprot import build; "
+        "from proteinlm.sources import uniprot; assert uniprot._c_fields is None; "
+        "build(sys.argv[2], shard_entries=4, tokenizer='smollm2')"
+    )
+    env = dict(os.environ, PROTEINLM_PURE_PYTHON="1")
+    subprocess.run([sys.executable, "-c", code, str(REPO / "tests"), str(tmp_path / "py")], env=env, check=True)
+
+    def files(out: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
+                if p.is_file() and ".state" not in p.parts and p.name != "manifest.json"}  # fmt: skip
+
+    assert files(tmp_path / "c") == files(tmp_path / "py") != {}
+    manifests = [json.loads((tmp_path / d / "manifest.json").read_text()) for d in ("c", "py")]
+    for m in manifests:
+        m["options"].pop("out")
+    assert manifests[0] == manifests[1] and manifests[0]["tokens"]["counts"]["pretrain/swissprot/train"] > 1000
