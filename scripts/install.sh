@@ -19,7 +19,16 @@ if [ "$TORCH_SPEC" != "skip" ]; then
   "${PIP[@]}" "$TORCH_SPEC"
 fi
 if [ "${WITH_LLAMACPP:-0}" = "1" ]; then
-  CMAKE_ARGS="-DLLAVA_BUILD=OFF ${CMAKE_ARGS:-}" "${PIP[@]}" -e ".[dev,llamacpp]"
+  # llama.cpp is compiled for this CPU (-march=native). Its AMX kernels are left out on x86-64:
+  # on a machine whose CPU reports AMX (seen on the project's 2-core build VMs) they crashed the
+  # process in the first matrix product (SIGSEGV in ggml_backend_amx_mul_mat). CFLAGS/CXXFLAGS
+  # you set win.
+  # --no-cache-dir: a wheel that pip built and cached earlier may hold them.
+  AMX_OFF=""
+  if [ "$(uname -m)" = "x86_64" ]; then AMX_OFF="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"; fi
+  CFLAGS="${CFLAGS:-$AMX_OFF}" CXXFLAGS="${CXXFLAGS:-$AMX_OFF}" CMAKE_ARGS="-DLLAVA_BUILD=OFF ${CMAKE_ARGS:-}" \
+    "${PIP[@]}" --no-cache-dir "llama-cpp-python>=0.3,<0.4"
+  "${PIP[@]}" -e ".[dev,llamacpp]"
 else
   "${PIP[@]}" -e ".[dev]"
 fi
