@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from proteinlm.sources import flat_pieces
 from proteinlm.sources import text as text_module
 from proteinlm.sources import uniprot
 from proteinlm.sources.text import SKIPPED_TOPICS
@@ -242,7 +243,7 @@ def test_piece_ends_cut_as_the_python_loop():
     parts = ["\nID   ", "\nID  ", "ID   ", "\n", "\n\n", "x", " ", "é", "\nIDX  ", "//\n"]
     bufs += ["".join(rng.choice(parts) for _ in range(rng.randint(0, 30))) for _ in range(3000)]
     for buf in bufs:
-        assert piece_ends(buf, 0) == list(uniprot._cut_py(buf)), repr(buf[:80])
+        assert piece_ends(buf, 0) == list(flat_pieces._cut_py(buf)), repr(buf[:80])
     assert piece_ends("ab\nID   x\n\u0394\nID   y", 0) is None  # wide characters: Python cuts
 
 
@@ -252,7 +253,7 @@ def test_flat_pieces_same_with_and_without_the_compiled_cut(monkeypatch, tmp_pat
     fat.write_text("\n\njunk\n" + (FIXTURES / "modern.dat").read_text().rstrip("\n"))
     for f in files + [fat]:
         compiled = list(uniprot.flat_pieces(f))
-        monkeypatch.setattr(uniprot, "_c_piece_ends", None)
+        monkeypatch.setattr(flat_pieces, "_c_piece_ends", None)
         assert list(uniprot.flat_pieces(f)) == compiled
         monkeypatch.undo()
 

@@ -594,7 +594,7 @@ static PyMethodDef methods[] = {
     {"clean_comments", clean_comments_c, METH_VARARGS,
      "clean_comments(topics, texts) -> the cleaned texts as text.clean_comments gives them, or None (not ASCII)"},
     {"piece_ends", piece_ends_c, METH_VARARGS,
-     "piece_ends(buf, pos) -> [(end, newlines), ...] of uniprot.flat_pieces' cutting loop, or None (wide characters)"},
+     "piece_ends(buf, pos) -> [(end, newlines), ...] of flat_pieces.flat_pieces' cutting loop, or None (wide characters)"},
     {NULL, NULL, 0, NULL},
 };
 

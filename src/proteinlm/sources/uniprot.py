@@ -25,16 +25,14 @@ from pathlib import Path
 from typing import Iterator
 
 from proteinlm.compiled import compiled
-from proteinlm.errors import SourceError
 from proteinlm.records import ProteinEntry
+from proteinlm.sources.flat_pieces import _guess_acc, flat_pieces, piece_accession
 from proteinlm.sources.text import (
-    READ_ERRORS,
     SKIPPED_TOPICS,
     BadRecord,
     OnError,
     clean_comments,
     join_wrapped,
-    open_text,
     parse_protein_names,
     report,
     strip_evidence,
@@ -45,9 +43,7 @@ from proteinlm.sources.uniprot_xml import parse_xml
 # the compiled reader of flat-file fields (_flatfile.c); absent where it was built without a
 # compiler, and left unused with PROTEINLM_PURE_PYTHON=1: the Python reader below does the same work
 _c_fields = compiled("entry_fields")
-_c_piece_ends = compiled("piece_ends")
 
-_CHUNK = 1 << 22  # characters per read: few big reads, then str.find does the scanning in C
 _REVIEWED = ("Reviewed", "STANDARD")  # "STANDARD" is the pre-2006 name of a Swiss-Prot entry
 _GENE_KEYS = {"Name": 0, "Synonyms": 1, "OrderedLocusNames": 2, "ORFNames": 3}
 _NAME_KEYS = ("Short", "Allergen", "Biotech", "CD_antigen", "INN")
@@ -89,57 +85,6 @@ def parse_flat(path: str | Path, on_error: OnError | None = None) -> Iterator[Pr
             yield entry
 
 
-def flat_pieces(path: str | Path) -> Iterator[tuple[str, int]]:
-    """The raw pieces of a flat file, each an "ID" line up to the next one (the first piece may
-    hold text before the first ID line), with the line number it starts at. `parse_flat_piece`
-    turns one into an entry, possibly in another process (the build's workers).
-
-    The text is read in big chunks and cut where an "ID" line starts: one scan finds both the
-    entries and those whose "//" is missing (their piece does not end with a "//" line)."""
-    name = str(path)
-    with open_text(path) as fh:
-        buf, line = "", 1  # `line` is the line number of buf[0]
-        while True:
-            try:
-                chunk = fh.read(_CHUNK)
-            except READ_ERRORS as exc:
-                raise SourceError(f"{name}: cannot read (truncated or corrupt?): {exc}") from exc
-            if not chunk:
-                break
-            buf += chunk
-            pos = 0
-            for end, newlines in _cut(buf):
-                text = buf[pos:end]
-                if pos > 0 or text.strip():
-                    yield text, line
-                line += newlines
-                pos = end
-            buf = buf[pos:]
-        if buf.strip():
-            yield buf, line
-
-
-def _cut_py(buf: str) -> Iterator[tuple[int, int]]:
-    """(end, newlines) of each piece of `buf` that ends where an "ID" line starts."""
-    pos = 0
-    while (nxt := buf.find("\nID   ", pos)) >= 0:
-        yield nxt + 1, buf.count("\n", pos, nxt + 1)
-        pos = nxt + 1
-
-
-def _cut(buf: str):
-    """`_cut_py(buf)`, in C where the extension is built (one pass, ~0.3 s less per 200 MB)."""
-    if _c_piece_ends is not None and (ends := _c_piece_ends(buf, 0)) is not None:
-        return ends
-    return _cut_py(buf)
-
-
-def piece_accession(text: str) -> str | None:
-    """The first accession of a piece's AC line (what its entry's `accession` will be), read
-    without parsing the entry; None if there is no AC line."""
-    return _guess_acc(text)
-
-
 def parse_flat_piece(text: str, name: str, line: int, on_error: OnError | None) -> ProteinEntry | None:
     """Parse one piece of `flat_pieces` (from file `name`, starting at `line`); a malformed entry
     is reported through `on_error` (raised if None) and gives None."""
@@ -170,13 +115,6 @@ def parse_flat_piece(text: str, name: str, line: int, on_error: OnError | None) 
     except (ValueError, IndexError, KeyError) as exc:
         report(on_error, where, f"malformed line ({exc})", _guess_acc(t))
     return None
-
-
-def _guess_acc(text: str) -> str | None:
-    i = text.find("AC   ")
-    if i < 0 or (i > 0 and text[i - 1] != "\n"):
-        return None
-    return text[i + 5 : text.find("\n", i)].split(";")[0].strip() or None
 
 
 def _block(t: str, code: str, start: int) -> list[str]:
