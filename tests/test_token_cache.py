@@ -212,3 +212,15 @@ def test_seq_text_count_equals_counting_the_text():
         assert counter.seq_text_count("MKTa") is None and counter.seq_text_count("") is None
     assert fast_layouts == 2
     assert TokenCounter("none").seq_text_count("MKT") is None
+
+
+def test_upper_letters_is_the_python_test_for_every_character():
+    from proteinlm.dataset import tokens
+
+    compiled = tokens._upper_letters
+    if compiled is tokens._upper_letters_py and os.environ.get("PROTEINLM_REQUIRE_C") == "1":
+        raise AssertionError("the compiled check is not built")
+    for code in range(0x250):
+        for text in (chr(code), "MK" + chr(code), chr(code) + "MK"):
+            assert compiled(text) == tokens._upper_letters_py(text), repr(text)
+    assert compiled("") is False and compiled("MKTAYIAKQR") is True

@@ -271,6 +271,20 @@ static PyObject *string_column(PyObject *self, PyObject *values) {
     return result;
 }
 
+/* upper_letters(s) -> whether s is non-empty and every character is A-Z: `s.isascii() and
+ * s.isalpha() and s.isupper()` in one pass (a sequence that counts a token per residue) */
+static PyObject *upper_letters(PyObject *self, PyObject *s) {
+    if (!PyUnicode_Check(s)) {
+        PyErr_SetString(PyExc_TypeError, "a str");
+        return NULL;
+    }
+    if (!PyUnicode_IS_ASCII(s) || PyUnicode_GET_LENGTH(s) == 0) Py_RETURN_FALSE;
+    const unsigned char *p = (const unsigned char *)PyUnicode_DATA(s);
+    for (ssz i = 0, n = PyUnicode_GET_LENGTH(s); i < n; i++)
+        if (p[i] < 'A' || p[i] > 'Z') Py_RETURN_FALSE;
+    Py_RETURN_TRUE;
+}
+
 /* _wordcount.c */
 PyObject *words_new_c(PyObject *self, PyObject *args);
 PyObject *words_add_c(PyObject *self, PyObject *args);
@@ -279,6 +293,7 @@ PyObject *words_clear_c(PyObject *self, PyObject *capsule);
 PyObject *words_count_c(PyObject *self, PyObject *args);
 
 static PyMethodDef methods[] = {
+    {"upper_letters", upper_letters, METH_O, "upper_letters(s) -> s.isascii() and s.isalpha() and s.isupper()"},
     {"string_column", string_column, METH_O,
      "string_column(values) -> (data, offsets) of an Arrow string array, or None (a value not str, > 2 GB)"},
     {"words_new", words_new_c, METH_NOARGS, "words_new() -> an empty table of word forms and their token counts"},

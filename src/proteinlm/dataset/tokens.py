@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+from proteinlm.compiled import ROWS, compiled
 from proteinlm.errors import ProteinLMError
 
 
@@ -57,6 +58,12 @@ def convert_gguf_tokenizer(gguf: str | Path, target: str | Path) -> None:
     tmp.replace(target / "tokenizer.json")
 
 
+def _upper_letters_py(s: str) -> bool:
+    return s.isascii() and s.isalpha() and s.isupper()
+
+
+# whether every character is A-Z (and there is one): in C where built, one pass instead of three
+_upper_letters = compiled("upper_letters", ROWS) or _upper_letters_py
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # what a sequence body holds (the body pattern is [A-Z])
 _VISIBLE_ASCII = frozenset(map(chr, range(33, 127)))
 
@@ -169,7 +176,7 @@ class TokenCounter:
                 and self._residues_are_single_tokens(sep + "A")
             )
             self._tags_counts = tuple(self._encode_counts([open_, sep + close])) if ok else ()
-        if not self._tags_counts or not (seq.isascii() and seq.isalpha() and seq.isupper()):
+        if not self._tags_counts or not _upper_letters(seq):
             return None
         return self._tags_counts[0] + len(seq) + self._tags_counts[1]
 
