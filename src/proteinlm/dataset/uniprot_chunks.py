@@ -116,7 +116,8 @@ def write_subset(
         parts = None
         if key == "sft":  # the exports' files themselves where this process holds them
             direct = _worker.get("exports")
-            parts = DirectPart(direct, split) if direct else ExportParts(out, f"{subset.replace('/', '-')}-{index:05d}-{split}")
+            part_name = f"{subset.replace('/', '-')}-{index:05d}-{split}"
+            parts = DirectPart(direct, split) if direct else ExportParts(out, part_name)
         for i in range(0, len(part), _BATCH):
             lines, alpaca, chat = encoded_rows(part[i : i + _BATCH], parts is not None)
             if parts is not None:
@@ -158,7 +159,8 @@ def build_chunk(index: int, entries: list[ProteinEntry]) -> tuple[ChunkStats, di
         paragraphs.append(paras)
         if seq is not None:  # the rows of entry_instructions, made without Instruction records
             sft += [
-                {"id": f"{task}-{acc}", "task": task, "instruction": ins, "input": seq, "output": output, "accession": acc}
+                {"id": f"{task}-{acc}", "task": task, "instruction": ins, "input": seq, "output": output,
+                 "accession": acc}
                 for task, ins, output in task_texts(acc, names, sections)
             ]
     write_subset(out, "pretrain/swissprot", index, docs, "text", stats, memo, paragraphs)

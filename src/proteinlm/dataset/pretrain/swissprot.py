@@ -301,7 +301,9 @@ def entry_document(
 ) -> Document:
     """The pretraining document of one entry; deterministic in the entry's content.
     `sections` (`section_texts(entry)`) and `seq_text` may be given when already computed."""
-    paragraphs, topics = entry_paragraphs(entry, seq_tags=seq_tags, seq_sep=seq_sep, sections=sections, seq_text=seq_text)
+    paragraphs, topics = entry_paragraphs(
+        entry, seq_tags=seq_tags, seq_sep=seq_sep, sections=sections, seq_text=seq_text
+    )
     acc = entry.accession
     return Document(
         id=f"swissprot-{acc}",
