@@ -309,3 +309,18 @@ def test_builds_with_and_without_the_c_extensions_are_byte_identical(tmp_path):
     for m in manifests:
         m["options"].pop("out")
     assert manifests[0] == manifests[1] and manifests[0]["tokens"]["counts"]["pretrain/swissprot/train"] > 1000
+
+
+def test_a_killed_runs_temporary_files_are_removed_and_never_listed(tmp_path):
+    """A kill can leave a half-written `.NAME.tmp-PID` file (finished files are renamed into place):
+    the resumed build deletes it and the manifest never lists it."""
+    src = tmp_path / "few.dat"
+    _synthetic(src, 30)
+    first = build(tmp_path / "b", inputs=[str(src)], enzyme=[], shard_entries=10)
+    stale = [tmp_path / "b" / "pretrain" / "swissprot" / ".train-00001.jsonl.gz.tmp-99999",
+             tmp_path / "b" / "sft" / "uniprot" / ".train-00002.parquet.tmp-99999"]  # fmt: skip
+    for p in stale:
+        p.write_bytes(b"half")
+    again = build(tmp_path / "b", inputs=[str(src)], enzyme=[], shard_entries=10)
+    assert not any(p.exists() for p in stale)
+    assert again["outputs"] == first["outputs"] and not any(".tmp-" in o["path"] for o in again["outputs"])

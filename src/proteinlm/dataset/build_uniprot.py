@@ -36,7 +36,7 @@ from proteinlm.dataset.uniprot_chunks import (
     sft_row,
     write_subset,
 )
-from proteinlm.dataset.writers import file_info
+from proteinlm.dataset.writers import file_info, is_temporary, remove_temporaries
 from proteinlm.errors import ProteinLMError, RecordError
 
 
@@ -142,6 +142,7 @@ def build_uniprot(opts: UniprotBuildOptions, progress: Callable[[int], None] | N
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     done = _check_state(out, opts)
+    remove_temporaries(out)  # a killed run's half-written files (finished ones were renamed into place)
     skipped: list[str] = []
     enzymes, dr_map, transfers = {}, {}, {}
     if opts.enzyme:  # enzyme.dat is ~8k entries: held in memory
@@ -260,7 +261,8 @@ def _manifest(opts, out: Path, chunks, ecot_stats, skipped, exports) -> dict:
     (timings go to .state/last_run.json)."""
     all_stats = list(chunks) + list(ecot_stats)
     outputs = sorted(
-        p for p in out.rglob("*") if p.is_file() and ".state" not in p.parts and p.name != "manifest.json"
+        p for p in out.rglob("*")
+        if p.is_file() and ".state" not in p.parts and p.name != "manifest.json" and not is_temporary(p)
     )
     return {
         "builder": "uniprot",

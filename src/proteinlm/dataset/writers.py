@@ -26,6 +26,18 @@ def _atomic_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
+def is_temporary(path: Path) -> bool:
+    """Whether `path` is a file `_atomic_path` named, which a killed run may have left behind."""
+    return path.name.startswith(".") and ".tmp-" in path.name
+
+
+def remove_temporaries(folder: Path) -> None:
+    """Delete the temporary files a killed run left under `folder` (a resumed build starts clean)."""
+    for p in folder.rglob(".*.tmp-*"):
+        if p.is_file() and is_temporary(p):
+            p.unlink(missing_ok=True)
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     tmp = _atomic_path(path)
     tmp.write_bytes(data)
