@@ -83,7 +83,8 @@ def write_subset(
     paragraphs: list[list[str]] | None = None,
 ) -> dict[str, tuple[Path, Path, int]]:
     """Write one chunk of a subset, split by accession, in every requested format; for SFT rows,
-    return their export parts per split (files that `SftExports.append` moves into the exports).
+    return their export parts per split (files that `SftExports.append` moves into the exports, or
+    `WRITTEN` where this process holds the exports and wrote them there: see `set_direct_exports`).
     `memo` (text -> token count) is shared by the subsets of one chunk: an entry's sequence text
     is its document's paragraph and each task's input. `paragraphs`, for documents: each row's
     paragraphs, which its text joins with blank lines (else the text is cut at them)."""
