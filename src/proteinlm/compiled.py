@@ -12,11 +12,17 @@ FLATFILE = "proteinlm.sources._flatfile"
 ROWS = "proteinlm.dataset._rows"
 
 
-def compiled(name: str, module: str = FLATFILE):
-    """The function `name` of a C extension `module`, or None where it is not to be used."""
+def compiled_module(module: str):
+    """The C extension `module`, or None where it is not to be used."""
     if os.environ.get("PROTEINLM_PURE_PYTHON") == "1":
         return None
     try:
-        return getattr(importlib.import_module(module), name)
+        return importlib.import_module(module)
     except ImportError:  # pragma: no cover - installed without a C compiler
         return None
+
+
+def compiled(name: str, module: str = FLATFILE):
+    """The function `name` of a C extension `module`, or None where it is not to be used."""
+    found = compiled_module(module)
+    return None if found is None else getattr(found, name)

@@ -17,11 +17,10 @@ characters (where regex engines may disagree on `\\s`) go to the real tokenizer.
 
 from __future__ import annotations
 
-import importlib
 import re
 from typing import Sequence
 
-from proteinlm.compiled import ROWS, compiled
+from proteinlm.compiled import ROWS, compiled_module
 
 # The GPT-2 pre-tokenization pattern, as `tokenizers`' ByteLevel(use_regex=True) applies it.
 GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
@@ -43,7 +42,7 @@ def _not_plain(text: str) -> bool:
 
 
 # the compiled word counter (dataset/_rows: _wordcount.c), or None
-_c = importlib.import_module(ROWS) if compiled("words_new", ROWS) is not None else None
+_c = compiled_module(ROWS)
 
 # A regex piece that is a run of ASCII digits, with the space the regex may put before it.
 _DIGIT_RUN = re.compile(r" ?[0-9]+").fullmatch

@@ -57,13 +57,13 @@ def set_direct_exports(exports) -> None:
 
 
 def sft_row(ins: Instruction) -> dict:
+    return task_row(ins.id, ins.task, ins.instruction, ins.input, ins.output, ins.meta.get("accession"))
+
+
+def task_row(id: str, task: str, instruction: str, input: str, output: str, accession: str | None) -> dict:
+    """The columns of an SFT row in the shards, in their order."""
     return {
-        "id": ins.id,
-        "task": ins.task,
-        "instruction": ins.instruction,
-        "input": ins.input,
-        "output": ins.output,
-        "accession": ins.meta.get("accession"),
+        "id": id, "task": task, "instruction": instruction, "input": input, "output": output, "accession": accession,
     }
 
 
@@ -124,7 +124,7 @@ def write_subset(
             if parts is not None:
                 parts.add(alpaca, chat)
             if shard is not None:
-                shard.write_bytes(lines)
+                shard.write(lines)
             del lines, alpaca, chat
         if shard is not None:
             shard.close()
@@ -160,8 +160,7 @@ def build_chunk(index: int, entries: list[ProteinEntry]) -> tuple[ChunkStats, di
         paragraphs.append(paras)
         if seq is not None:  # the rows of entry_instructions, made without Instruction records
             sft += [
-                {"id": f"{task}-{acc}", "task": task, "instruction": ins, "input": seq, "output": output,
-                 "accession": acc}
+                task_row(f"{task}-{acc}", task, ins, seq, output, acc)
                 for task, ins, output in task_texts(acc, names, sections)
             ]
     write_subset(out, "pretrain/swissprot", index, docs, "text", stats, memo, paragraphs)

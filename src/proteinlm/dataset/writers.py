@@ -110,10 +110,8 @@ class GzipShard:
             filename="", mode="wb", compresslevel=GZIP_LEVEL, fileobj=self._tmp.open("wb"), mtime=0
         )
 
-    def write(self, text: str) -> None:
-        self._gz.write(text.encode("utf-8"))
-
-    def write_bytes(self, data: bytes) -> None:
+    def write(self, data: bytes) -> None:
+        """Append UTF-8 JSON lines (as `encoded_rows` gives them)."""
         self._gz.write(data)
 
     def close(self) -> None:

@@ -22,7 +22,6 @@ flat-file wording from its elements and then goes through the same cleaning.
 from __future__ import annotations
 
 import io
-import os
 import re
 import zlib
 from pathlib import Path
@@ -32,7 +31,6 @@ from isal import igzip, isal_zlib
 
 from proteinlm.compiled import compiled
 from proteinlm.errors import RecordError, SourceError
-
 
 _c_clean_comments = compiled("clean_comments")  # the compiled twin of clean_comments (_textclean.c)
 

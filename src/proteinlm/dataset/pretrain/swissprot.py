@@ -164,23 +164,20 @@ def join_texts(texts: Sequence[str]) -> str:
 
 def topic_texts(entry: ProteinEntry, topic: str) -> tuple[str, ...]:
     """The topic's non-empty texts, whitespace-normalised (empty tuple if the entry lacks it)."""
-    return tuple(t for t in (clean_text(x) for x in entry.comments.get(topic, ()) if x) if t)
+    texts = []
+    for x in entry.comments.get(topic, ()):  # a plain loop: ~3x faster than nested generators
+        if x and (t := clean_text(x)):
+            texts.append(t)
+    return tuple(texts)
 
 
 def section_texts(entry: ProteinEntry) -> dict[str, tuple[str, ...]]:
     """`topic_texts` of every section topic the entry has: computed once, shared by the document
     and the SFT tasks of an entry."""
     out = {}
-    comments = entry.comments
-    for topic in SECTIONS:  # a plain loop: ~3x faster than topic_texts' generators, same result
-        raw = comments.get(topic)
-        if raw:
-            texts = []
-            for x in raw:
-                if x and (t := clean_text(x)):
-                    texts.append(t)
-            if texts:
-                out[topic] = tuple(texts)
+    for topic in SECTIONS:
+        if topic in entry.comments and (texts := topic_texts(entry, topic)):
+            out[topic] = texts
     return out
 
 
