@@ -141,3 +141,21 @@ def test_string_arrays_same_with_and_without_the_compiled_column(monkeypatch):
             assert fast is None
             continue
         assert fast.equals(slow) and fast.to_pylist() == values == pa.array(values, pa.string()).to_pylist()
+
+
+def test_file_info_hashes_as_the_libraries_do(tmp_path):
+    import hashlib
+
+    import xxhash
+
+    from proteinlm.dataset.writers import file_info, output_info
+
+    for size in (0, 1, (1 << 20) - 1, 1 << 20, (3 << 20) + 17):  # empty, block edges, several blocks
+        data = bytes((i * 7919) % 251 for i in range(size))
+        f = tmp_path / "sub" / f"f{size}.bin"
+        f.parent.mkdir(exist_ok=True)
+        f.write_bytes(data)
+        assert file_info(f) == {"path": str(f), "bytes": size, "sha256": hashlib.sha256(data).hexdigest()}
+        assert output_info(f, tmp_path) == {
+            "path": f"sub/f{size}.bin", "bytes": size, "xxh3_128": xxhash.xxh3_128(data).hexdigest()
+        }

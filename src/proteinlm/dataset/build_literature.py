@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from proteinlm import __version__
-from proteinlm.dataset.writers import file_info, write_jsonl_gz, write_parquet
+from proteinlm.dataset.writers import file_info, output_info, write_jsonl_gz, write_parquet
 from proteinlm.errors import ProteinLMError
 from proteinlm.records import Article, Document
 
@@ -368,7 +368,7 @@ def build_literature(opts: LiteratureOptions, progress: Callable[[int], None] | 
         **extra,
         "steps": [s.as_dict() for s in step_stats],
         "skipped": {"count": len(skipped), "records": skipped},
-        "outputs": [file_info(p, out) for p in sorted((out / "pretrain" / opts.subset).glob("train-*"))],
+        "outputs": [output_info(p, out) for p in sorted((out / "pretrain" / opts.subset).glob("train-*"))],
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     run = {"wall_time_s": round(time.perf_counter() - started, 3), "shards_built": built,

@@ -36,7 +36,7 @@ from proteinlm.dataset.uniprot_chunks import (
     sft_row,
     write_subset,
 )
-from proteinlm.dataset.writers import file_info, is_temporary, remove_temporaries
+from proteinlm.dataset.writers import file_info, is_temporary, output_info, remove_temporaries
 from proteinlm.errors import ProteinLMError, RecordError
 
 
@@ -276,7 +276,7 @@ def _manifest(opts, out: Path, chunks, ecot_stats, skipped, exports) -> dict:
         "tokens": {"tokenizer": _tokenizer_name(opts), "counts": _sum(s.tokens for s in all_stats)},
         "exports": exports,
         "skipped": {"count": len(skipped), "records": skipped},
-        "outputs": [file_info(p, out) for p in outputs],
+        "outputs": [output_info(p, out) for p in outputs],
     }
 
 

@@ -16,6 +16,7 @@ from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
+import xxhash
 from isal import igzip
 
 from proteinlm.compiled import ROWS, compiled
@@ -179,14 +180,23 @@ def read_jsonl_gz(path: Path) -> Iterator[dict]:
             yield json.loads(line)
 
 
-def file_info(path: Path, root: Path | None = None) -> dict:
-    """Path (relative to root when given), size and sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
+def file_info(path: Path, root: Path | None = None, digest: str = "sha256") -> dict:
+    """Path (relative to root when given), size and hash of a file: "sha256" (inputs: what
+    `sha256sum` prints) or "xxh3_128" (outputs: a checksum ~9x faster than SHA-256, from the
+    xxhash library that `datasets` also uses; a build writes ~1 byte of output per byte of input)."""
+    h = xxhash.xxh3_128() if digest == "xxh3_128" else hashlib.new(digest)
+    block = bytearray(1 << 20)  # one buffer, read into: no new bytes object per block
+    view = memoryview(block)
+    with path.open("rb", buffering=0) as fh:
+        while n := fh.readinto(block):
+            h.update(view[:n])
     shown = str(path.relative_to(root)) if root else str(path)
-    return {"path": shown, "bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+    return {"path": shown, "bytes": path.stat().st_size, digest: h.hexdigest()}
+
+
+def output_info(path: Path, root: Path) -> dict:
+    """`file_info` of a file a build wrote: its checksum is "xxh3_128"."""
+    return file_info(path, root, "xxh3_128")
 
 
 def stable_fraction(key: str, seed: int = 0) -> float:
