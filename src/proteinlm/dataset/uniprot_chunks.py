@@ -67,6 +67,15 @@ def task_row(id: str, task: str, instruction: str, input: str, output: str, acce
     }
 
 
+# The text columns whose values repeat, per subset (Parquet dictionary pages): an SFT row's task
+# and instruction paraphrase, a UniProt entry's sequence and accession in each of its task rows,
+# the EC shared by up to --per-ec ECoT rows.
+_REPEATED = {
+    "pretrain/swissprot": ("source",),
+    "sft/uniprot": ("task", "instruction", "input", "accession"),
+    "sft/ecot": ("task", "instruction", "ec"),
+}
+
 # Rows are turned into JSON a batch at a time: a chunk's JSON text, its gzip input and its export
 # parts (~100 MB for 5,000 entries) are never in memory at once.
 _BATCH = 1000
@@ -131,7 +140,7 @@ def write_subset(
         if parts is not None:
             exports[split] = (*parts.close(), len(part))
         if "parquet" in opts.formats:
-            write_parquet(base.with_name(base.name + ".parquet"), part)
+            write_parquet(base.with_name(base.name + ".parquet"), part, _REPEATED.get(subset))
     return exports
 
 

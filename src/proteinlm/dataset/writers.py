@@ -151,7 +151,10 @@ def _string_array(values: list):
 _c_string_column = compiled("string_column", ROWS)  # the C twin of _string_array's buffers (dataset/_rows.c)
 
 
-def write_parquet(path: Path, rows: list[dict]) -> None:
+def write_parquet(path: Path, rows: list[dict], repeated: Sequence[str] | None = None) -> None:
+    """Rows as one Parquet file. `repeated`: the text columns whose values repeat, which get
+    dictionary pages; None: the columns where at least half the values are repeats (a set of each
+    column: it hashes every text, ~15 ms per 5,000 documents)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -167,7 +170,8 @@ def write_parquet(path: Path, rows: list[dict]) -> None:
     # of unique texts skip the dictionary, which would only be built and dropped.
     dictionary = [
         k for k, v in columns.items()
-        if not all(x is None or type(x) is str for x in v) or 2 * len(set(v)) <= len(v)
+        if not all(x is None or type(x) is str for x in v)
+        or (2 * len(set(v)) <= len(v) if repeated is None else k in repeated)
     ]
     tmp = _atomic_path(path)
     pq.write_table(table, tmp, compression="zstd", write_statistics=False, use_dictionary=dictionary)
