@@ -179,13 +179,20 @@ def test_it_form_only_where_grammatical(text, expected):
     assert sp._it_form(text) == expected
 
 
-def test_deterministic_and_pinned_to_sha256():
+def test_deterministic_and_pinned_to_sha512():
     for entry in EXAMPLES.values():
         a, b = entry_document(entry), entry_document(dataclasses.replace(entry))
         assert a.text == b.text
         intro = a.text.split("\n\n")[0]
-        index = expected_index(f"{entry.accession}:intro", len(INTROS))
+        index = expected_index(entry.accession, 0, len(INTROS))
         assert intro == INTROS[index](sp.intro_fields(entry))
+        # section SECTIONS[i] reads word 1 + i: each paragraph is its topic's with that lead
+        sections = sp.section_texts(entry)
+        paragraphs = [p for p in a.text.split("\n\n")[1:] if not p.startswith("<seq>")]
+        assert paragraphs == [
+            sp.topic_paragraph(t, sections[t], expected_index(entry.accession, 1 + SECTIONS.index(t), 1 << 16))
+            for t in SECTIONS if t in sections
+        ]
 
 
 def test_identical_across_processes():

@@ -127,12 +127,13 @@ def test_custom_seq_tags(tags, sep):
         assert "<seq>" not in ins.input and seq_from_text(ins.input, tags, sep) == [P53.sequence]
 
 
-def test_deterministic_and_pinned_to_sha256():
+def test_deterministic_and_pinned_to_sha512():
     for entry in EXAMPLES.values():
         assert entry_instructions(entry) == entry_instructions(dataclasses.replace(entry))
         for ins in entry_instructions(entry):
             prompts = PROMPTS[ins.task]
-            assert ins.instruction == prompts[expected_index(f"{entry.accession}:{ins.task}", len(prompts))]
+            number = 16 + list(PROMPTS).index(ins.task)
+            assert ins.instruction == prompts[expected_index(entry.accession, number, len(prompts))]
 
 
 def test_identical_across_processes():

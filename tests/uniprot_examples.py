@@ -143,9 +143,11 @@ PARTIAL = ProteinEntry(
 EXAMPLES = {"HBA": HBA, "P53": P53, "MK01": MK01, "BARE": BARE, "PARTIAL": PARTIAL}
 
 
-def expected_index(key: str, n: int) -> int:
-    """The documented stable choice, recomputed here so the test pins the recipe itself."""
-    return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big") % n
+def expected_index(accession: str, number: int, n: int) -> int:
+    """The documented stable choice (the accession's SHA-512 as 16-bit big-endian words, word
+    `number`, modulo n), recomputed here so the test pins the recipe itself."""
+    digest = hashlib.sha512(accession.encode("utf-8")).digest()
+    return int.from_bytes(digest[2 * number : 2 * number + 2], "big") % n
 
 
 def norm(text: str) -> str:

@@ -146,7 +146,7 @@ def write_subset(
 
 def build_chunk(index: int, entries: list[ProteinEntry]) -> tuple[ChunkStats, dict]:
     from proteinlm.dataset.instruct.uniprot_tasks import task_names, task_texts
-    from proteinlm.dataset.pretrain.swissprot import entry_paragraphs, section_texts
+    from proteinlm.dataset.pretrain.swissprot import entry_paragraphs, section_texts, stable_choices
     from proteinlm.dataset.seqtext import seq_to_text
 
     opts: UniprotBuildOptions = _worker["opts"]
@@ -163,14 +163,17 @@ def build_chunk(index: int, entries: list[ProteinEntry]) -> tuple[ChunkStats, di
         seq = seq_to_text(e.sequence, open_tag=tags[0], close_tag=tags[1], sep=opts.seq_sep) if e.sequence else None
         if seq is not None and (n := seq_count(e.sequence)) is not None:
             memo[seq] = n  # its tokens, known without reading it
-        paras, _ = entry_paragraphs(e, seq_tags=tags, seq_sep=opts.seq_sep, sections=sections, seq_text=seq)
         acc = e.accession
+        choices = stable_choices(acc)  # every phrasing of the entry's document and tasks
+        paras, _ = entry_paragraphs(
+            e, seq_tags=tags, seq_sep=opts.seq_sep, sections=sections, seq_text=seq, choices=choices
+        )
         docs.append({"id": f"swissprot-{acc}", "text": "\n\n".join(paras), "source": "swissprot", "accession": acc})
         paragraphs.append(paras)
         if seq is not None:  # the rows of entry_instructions, made without Instruction records
             sft += [
                 task_row(f"{task}-{acc}", task, ins, seq, output, acc)
-                for task, ins, output in task_texts(acc, names, sections)
+                for task, ins, output in task_texts(acc, names, sections, choices)
             ]
     write_subset(out, "pretrain/swissprot", index, docs, "text", stats, memo, paragraphs)
     docs.clear()  # written: free the documents' text before the SFT rows are (peak memory)

@@ -3,8 +3,8 @@
 The six published tasks (function, subunit structure, involvement in disease, post-translational
 modification, tissue specificity, induction) plus subcellular location, domain and catalytic
 activity. The instruction is one of several paraphrases so that a model learns the task rather
-than one wording; the choice is a stable hash of (accession, task), so outputs are reproducible
-across processes and machines. The output is the topic's text as UniProt curators wrote it
+than one wording; the choice is the task's own number of the accession's `stable_choices` (a
+hash), so outputs are reproducible across processes and machines. The output is the topic's text as UniProt curators wrote it
 (cleaned, joined into one paragraph); only catalytic activity is phrased, since bare reaction
 equations are not an answer a reader would write.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from proteinlm.dataset.pretrain.swissprot import join_texts, reactions, section_texts, stable_index
+from proteinlm.dataset.pretrain.swissprot import join_texts, reactions, section_texts, stable_choices
 from proteinlm.records import Instruction, ProteinEntry
 
 # task name -> UniProt comment topic; the order is the order of the returned instructions.
@@ -28,6 +28,10 @@ TASKS: dict[str, str] = {
     "domain": "DOMAIN",
     "catalytic_activity": "CATALYTIC ACTIVITY",
 }
+
+# The number of the accession's `stable_choices` that picks each task's paraphrase (0-15 are the
+# document's: see dataset.pretrain.swissprot.SECTION_CHOICE).
+TASK_CHOICE = {task: 16 + i for i, task in enumerate(TASKS)}
 
 # Paraphrases per task. Every one refers to a sequence given separately (the `input`), so they
 # read correctly whether a chat template puts the input after the instruction or below it.
@@ -109,16 +113,21 @@ def task_names(tasks: Iterable[str] | None) -> tuple[str, ...]:
     return names
 
 
-def task_texts(acc: str, names: Iterable[str], sections: dict[str, tuple[str, ...]]) -> list[tuple[str, str, str]]:
+def task_texts(
+    acc: str, names: Iterable[str], sections: dict[str, tuple[str, ...]], choices: tuple[int, ...] | None = None
+) -> list[tuple[str, str, str]]:
     """(task, instruction, output) of each task in `names` (as `task_names` gives them) whose topic
-    has texts in `sections` (`section_texts` of the entry with accession `acc`)."""
+    has texts in `sections` (`section_texts` of the entry with accession `acc`). `choices`: the
+    accession's `stable_choices`, if already computed."""
     out = []
     for task in names:
         topic = TASKS[task]
         texts = sections.get(topic)
         if texts:
+            if choices is None:
+                choices = stable_choices(acc)
             prompts = PROMPTS[task]
-            out.append((task, prompts[stable_index(f"{acc}:{task}", len(prompts))], task_output(topic, texts)))
+            out.append((task, prompts[choices[TASK_CHOICE[task]] % len(prompts)], task_output(topic, texts)))
     return out
 
 

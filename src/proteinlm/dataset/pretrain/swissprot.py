@@ -5,7 +5,7 @@ annotations about them side by side. Phrasings vary between entries (so the mode
 one template by heart) but are chosen with a stable hash of the accession, so the same entry always
 gives byte-identical text in any process, on any machine (Python's `hash()` is salted per process).
 
-The helpers `stable_index`, `clean_text`, `join_texts` and `reactions` are shared with
+The helpers `stable_choices`, `clean_text`, `join_texts` and `reactions` are shared with
 `dataset.instruct.uniprot_tasks`, which phrases the same comment topics as SFT targets.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import struct
 from collections.abc import Callable, Sequence
 
 from proteinlm.records import Document, ProteinEntry
@@ -128,9 +129,18 @@ _IT_PARTICIPLES = frozenset(
 _OLIGOMER = re.compile(r"^(?:monomer|(?:homo|hetero)(?:di|tri|tetra|penta|hexa|hepta|octa|dodeca|oligo|multi)mer)$")
 
 
-def stable_index(key: str, n: int, _sha256=hashlib.sha256) -> int:
-    """A stable choice in range(n): the first 8 bytes of SHA-256(key), big-endian, modulo n."""
-    return int.from_bytes(_sha256(key.encode("utf-8")).digest()[:8], "big") % n
+# Each phrasing choice of an entry reads its own number of `stable_choices`: the introduction
+# number 0, the document's section for SECTIONS[i] number 1 + i, the SFT task TASKS[i]
+# (dataset.instruct.uniprot_tasks) number 16 + i. Choices are thus independent of each other.
+INTRO_CHOICE = 0
+SECTION_CHOICE = {topic: 1 + i for i, topic in enumerate(SECTIONS)}
+
+
+def stable_choices(accession: str, _sha512=hashlib.sha512, _words=struct.Struct(">32H").unpack) -> tuple[int, ...]:
+    """32 numbers in range(65536) fixed by the accession: its SHA-512 as big-endian 16-bit words.
+    A phrasing among n is `choices[k] % n` (n is at most a handful: the bias, 1/65536, is nil).
+    One hash per entry serves all of its choices."""
+    return _words(_sha512(accession.encode("utf-8")).digest())
 
 
 _NOTE = re.compile(r"(?:^|(?<=\s))Note=")
@@ -226,15 +236,15 @@ def _it_form(text: str) -> str | None:
     return None
 
 
-def topic_paragraph(topic: str, texts: Sequence[str], key: str) -> str:
-    """One paragraph for a topic, its lead-in chosen by `stable_index(key, ...)`; `texts` as
-    `topic_texts` gives them (cleaned, non-empty)."""
+def topic_paragraph(topic: str, texts: Sequence[str], choice: int) -> str:
+    """One paragraph for a topic, its lead-in number `choice` modulo their count (the entry's
+    `stable_choices`, see SECTION_CHOICE); `texts` as `topic_texts` gives them (cleaned, non-empty)."""
     if topic == "CATALYTIC ACTIVITY" and (eqs := reactions(texts)):
-        one, many = REACTION_LEADS[stable_index(key, len(REACTION_LEADS))]
+        one, many = REACTION_LEADS[choice % len(REACTION_LEADS)]
         return (one if len(eqs) == 1 else many).format("; ".join(eqs)) + "."
     body = join_texts(texts)
     leads = LEADS[topic]
-    lead = leads[stable_index(key, len(leads))]
+    lead = leads[choice % len(leads)]
     if lead == IT:
         if (it := _it_form(body)) is not None:
             return it
@@ -266,11 +276,14 @@ def entry_paragraphs(
     seq_sep: str = " ",
     sections: dict[str, tuple[str, ...]] | None = None,
     seq_text: str | None = None,
+    choices: tuple[int, ...] | None = None,
 ) -> tuple[list[str], list[str]]:
     """(paragraphs, topics) of an entry's document: the text is the paragraphs joined by blank
-    lines (the build counts tokens paragraph by paragraph, without cutting the text again)."""
-    acc = entry.accession
-    paragraphs = [INTROS[stable_index(f"{acc}:intro", len(INTROS))](intro_fields(entry))]
+    lines (the build counts tokens paragraph by paragraph, without cutting the text again).
+    `choices`: the entry's `stable_choices`, if already computed."""
+    if choices is None:
+        choices = stable_choices(entry.accession)
+    paragraphs = [INTROS[choices[INTRO_CHOICE] % len(INTROS)](intro_fields(entry))]
     if entry.sequence:  # a TSV download may lack the Sequence column; the text is still useful
         if seq_text is None:
             from proteinlm.dataset.seqtext import seq_to_text  # sibling helper, imported when used
@@ -283,7 +296,7 @@ def entry_paragraphs(
     for topic in SECTIONS:
         texts = sections.get(topic)
         if texts:
-            paragraphs.append(topic_paragraph(topic, texts, f"{acc}:{topic}"))
+            paragraphs.append(topic_paragraph(topic, texts, choices[SECTION_CHOICE[topic]]))
             topics.append(topic)
     return paragraphs, topics
 
