@@ -182,6 +182,48 @@ def test_new_words_counted_from_their_pieces_and_digit_runs():
     assert other._word_counts(words) == [3, 3, 2, 2]
 
 
+def test_compiled_counter_folds_digits_only_where_counts_cannot_change(monkeypatch):
+    """Where every digit is a token of its own, the C table holds word forms with their digits
+    written as "0", so accessions and numbers that differ only in digits are one form; counts still
+    equal the tokenizer's for digits next to letters, signs and each other, and for forms longer
+    than the folding buffer."""
+    import random
+
+    from proteinlm.dataset.tokens import TokenCounter
+
+    token_cache = _compiled_counter_or_skip(True, monkeypatch)
+    tok = TokenCounter("smollm2").tokenizer
+    rng = random.Random(5)
+
+    def word() -> str:
+        shape = rng.choice(["A9A9A9", "P9999_HUMAN", "(Q9Y9K9).", "99.9", "9,999", "EC=9.9.9.99", "H(9)O", "9'-O",
+                            "9st", "x9" * 40, "9" * 70, "pH9.9;", "[9-9]", "99%", "Ca(9+)"])  # fmt: skip
+        return "".join(rng.choice("0123456789") if c == "9" else c for c in shape)
+
+    texts = [" ".join(word() for _ in range(rng.randint(1, 8))) + rng.choice(["", "\n\nBinds 12 ions."])
+             for _ in range(2000)]  # fmt: skip
+    expected = [len(e.ids) for e in tok.encode_batch(texts, add_special_tokens=False)]
+    counter = token_cache.WordCacheCounter(tok)
+    assert counter._digits_single()
+    assert counter.counts(texts) == expected and counter.counts(texts) == expected
+    distinct = {w for t in texts for line in t.split("\n") for w in line.split(" ")}
+    long = {w for w in distinct if len(w) >= 64}  # held as they are, bare and after a space
+    # the other words (> 3,000 distinct) fold into a form per shape and place (bare or after a space)
+    assert len(distinct - long) > 3000 and token_cache._c.words_len(counter._c_table) < 2 * len(long) + 100
+    # a vocabulary where digits merge: no folding, and the counts are still the tokenizer's
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    alphabet = {c: i for i, c in enumerate("0123456789\u0120PQ")}
+    merged = Tokenizer(models.BPE(vocab=dict(alphabet, **{"12": len(alphabet)}), merges=[("1", "2")]))
+    merged.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    other = token_cache.WordCacheCounter(merged)
+    if other._c_table is not None:
+        texts = ["P12 Q34", "P21 Q12", "P11 Q22 12"]
+        assert not other._digits_single()
+        want = [len(e.ids) for e in merged.encode_batch(texts, add_special_tokens=False)]
+        assert other.counts(texts) == want == [6, 6, 9]  # "12" is one token
+
+
 def test_seq_text_count_equals_counting_the_text():
     """A build counts each sequence text from its length: the same number `count` gives, for every
     layout where that is provable, and None (count the text) elsewhere."""

@@ -301,7 +301,7 @@ static PyMethodDef methods[] = {
     {"words_len", words_len_c, METH_O, "words_len(table) -> the number of forms held"},
     {"words_clear", words_clear_c, METH_O, "words_clear(table): forget every form"},
     {"words_count", words_count_c, METH_VARARGS,
-     "words_count(table, texts, newlines, lt_unsure) -> (totals, missing): see _wordcount.c"},
+     "words_count(table, texts, newlines, lt_unsure, fold_digits) -> (totals, missing): see _wordcount.c"},
     {"seq_text", seq_text, METH_VARARGS,
      "seq_text(seq, open_tag, close_tag, sep) -> seqtext.seq_to_text(seq, ...), or None (non-ASCII)"},
     {"encode_rows", encode_rows, METH_VARARGS,

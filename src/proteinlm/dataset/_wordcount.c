@@ -6,13 +6,19 @@
  * or a later word with the space before it (" binds"), which is how the GPT-2 regex cuts plain
  * text. Python fills it (the counts come from the tokenizer, see `_word_counts`).
  *
- * words_count(table, texts, newlines, lt_unsure) -> (totals, missing)
+ * words_count(table, texts, newlines, lt_unsure, fold_digits) -> (totals, missing)
  *   totals[i]: `_plain_count(texts[i])`, or None where this does not count the text: not ASCII,
  *              not plain (see `_not_plain`: any control character but "\n", double spaces, a space
  *              next to a line break, a line break at either end, a space at the end), a "<" when
  *              `lt_unsure` (an added token may start there), a run of newlines longer than
  *              len(newlines) (newlines[k - 1]: the tokens of a run of k), or a form the table lacks;
  *   missing:   the forms the table lacked, each once, for Python to count and `words_add`.
+ * With `fold_digits` (`_digits_single()`: every digit is a token of its own and no token joins one
+ * to anything) a form's count does not depend on which digits it holds, so each form is looked up,
+ * reported and held with its digits written as "0": "Q9Y6K9" and "P0A7B8" are one form, "Q0Y0K0",
+ * and an entry's accession and entry name ("P12345", "(HBA1_HUMAN)") are rarely new forms. The
+ * table must then be filled only through such calls (its forms folded). Forms longer than
+ * FOLD_MAX are looked up as they are.
  * tests/test_token_cache.py checks the totals against the tokenizer.
  */
 #define PY_SSIZE_T_CLEAN
@@ -165,8 +171,21 @@ static int countable(const unsigned char *s, ssz n, int lt_unsure) {
     return 1;
 }
 
+#define FOLD_MAX 64
+
 /* one form's count; -1: missing (reported once into `missing`), -2: error */
-static long form_count(table *t, const char *s, ssz n, PyObject *missing) {
+static long form_count(table *t, const char *s, ssz n, PyObject *missing, int fold) {
+    char folded[FOLD_MAX];
+    if (fold && n <= FOLD_MAX) {
+        ssz i = 0;
+        while (i < n && !(s[i] >= '0' && s[i] <= '9')) i++;
+        if (i < n) { /* a digit: look the folded form up */
+            memcpy(folded, s, (size_t)n);
+            for (; i < n; i++)
+                if (folded[i] >= '0' && folded[i] <= '9') folded[i] = '0';
+            s = folded;
+        }
+    }
     slot *e = lookup_or_add(t, s, n, -1);
     if (!e) return -2;
     if (e->count >= 0) return e->count;
@@ -183,7 +202,7 @@ static long form_count(table *t, const char *s, ssz n, PyObject *missing) {
 }
 
 /* `_plain_count` of one countable text: -1 missing forms, -2 error, -3 declined (newline run) */
-static long text_count(table *t, const char *s, ssz n, const long *nl, ssz nl_n, PyObject *missing) {
+static long text_count(table *t, const char *s, ssz n, const long *nl, ssz nl_n, PyObject *missing, int fold) {
     long total = 0;
     int complete = 1, started = 0;
     ssz run = 0;
@@ -206,7 +225,7 @@ static long text_count(table *t, const char *s, ssz n, const long *nl, ssz nl_n,
             ssz j = i + (s[i] == ' ');
             const char *sp = memchr(s + j, ' ', (size_t)(b - j));
             ssz end = sp ? sp - s : b;
-            long c = form_count(t, s + i, end - i, missing);
+            long c = form_count(t, s + i, end - i, missing, fold);
             if (c == -2) return -2;
             if (c < 0)
                 complete = 0;
@@ -221,8 +240,9 @@ static long text_count(table *t, const char *s, ssz n, const long *nl, ssz nl_n,
 
 PyObject *words_count_c(PyObject *self, PyObject *args) {
     PyObject *capsule, *texts, *newlines;
-    int lt_unsure;
-    if (!PyArg_ParseTuple(args, "OO!O!p", &capsule, &PyList_Type, &texts, &PyTuple_Type, &newlines, &lt_unsure))
+    int lt_unsure, fold;
+    if (!PyArg_ParseTuple(args, "OO!O!pp", &capsule, &PyList_Type, &texts, &PyTuple_Type, &newlines, &lt_unsure,
+                          &fold))
         return NULL;
     table *t = table_of(capsule);
     if (!t) return NULL;
@@ -239,7 +259,7 @@ PyObject *words_count_c(PyObject *self, PyObject *args) {
         if (PyUnicode_Check(text) && PyUnicode_IS_ASCII(text)) {
             const char *s = (const char *)PyUnicode_DATA(text);
             ssz n = PyUnicode_GET_LENGTH(text);
-            if (countable((const unsigned char *)s, n, lt_unsure)) c = text_count(t, s, n, nl, nl_n, missing);
+            if (countable((const unsigned char *)s, n, lt_unsure)) c = text_count(t, s, n, nl, nl_n, missing, fold);
         }
         if (c == -2) goto fail;
         PyObject *v = c >= 0 ? PyLong_FromLong(c) : Py_NewRef(Py_None);

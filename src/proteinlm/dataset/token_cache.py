@@ -145,11 +145,12 @@ class WordCacheCounter:
         the texts it does not count."""
         texts = list(texts)
         newlines = self._newline_tuple()
-        found, missing = _c.words_count(table, texts, newlines, bool(self.added))
+        lt_unsure, fold = bool(self.added), self._digits_single()  # fold: see words_count in _wordcount.c
+        found, missing = _c.words_count(table, texts, newlines, lt_unsure, fold)
         if missing:
             _c.words_add(table, missing, self._word_counts(missing))
             again = [i for i, n in enumerate(found) if n is None]
-            for i, n in zip(again, _c.words_count(table, [texts[i] for i in again], newlines, bool(self.added))[0]):
+            for i, n in zip(again, _c.words_count(table, [texts[i] for i in again], newlines, lt_unsure, fold)[0]):
                 found[i] = n
         rest = []
         for i, n in enumerate(found):
