@@ -15,23 +15,49 @@ static inline int is_word(unsigned char c) {
     return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
 }
 
-/* s.find(needle, start, end) */
+/* s.find(needle, start, end). The needles are short ("\nDR   ", "PubMed=") and most start with
+ * "\n": memchr to each candidate first character, then compare the rest. memmem's general
+ * algorithm scanned ~5x slower and took ~15% of the reader's time. */
 static inline ssz find(const char *s, ssz n, const char *needle, ssz start, ssz end) {
     ssz m = (ssz)strlen(needle);
     if (start < 0) start = 0;
     if (end > n) end = n;
+    if (m == 0) return start <= end ? start : -1;
     if (end - start < m) return -1;
-    const char *r = memmem(s + start, (size_t)(end - start), needle, (size_t)m);
-    return r ? r - s : -1;
+    const char *p = s + start, *last = s + end - m; /* the last place a match may start */
+    while (p <= last) {
+        p = memchr(p, needle[0], (size_t)(last - p + 1));
+        if (!p) return -1;
+        if (memcmp(p + 1, needle + 1, (size_t)(m - 1)) == 0) return p - s;
+        p++;
+    }
+    return -1;
 }
 
-/* s.rfind(needle, start, end) */
+#if !defined(__GLIBC__) /* memrchr is a GNU extension */
+static inline const void *memrchr_portable(const void *s, int c, size_t n) {
+    const unsigned char *p = (const unsigned char *)s + n;
+    while (p > (const unsigned char *)s)
+        if (*--p == (unsigned char)c) return p;
+    return NULL;
+}
+#define memrchr memrchr_portable
+#endif
+
+/* s.rfind(needle, start, end): memrchr to each candidate first character, as `find` */
 static inline ssz rfind(const char *s, ssz n, const char *needle, ssz start, ssz end) {
     ssz m = (ssz)strlen(needle);
     if (start < 0) start = 0;
     if (end > n) end = n;
-    for (ssz i = end - m; i >= start; i--)
-        if (s[i] == needle[0] && memcmp(s + i, needle, (size_t)m) == 0) return i;
+    if (m == 0) return start <= end ? end : -1;
+    if (end - start < m) return -1;
+    ssz len = end - m - start + 1; /* the places a match may start: [start, end - m] */
+    while (len > 0) {
+        const char *p = memrchr(s + start, needle[0], (size_t)len);
+        if (!p) return -1;
+        if (memcmp(p + 1, needle + 1, (size_t)(m - 1)) == 0) return p - s;
+        len = p - (s + start);
+    }
     return -1;
 }
 
