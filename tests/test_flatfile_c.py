@@ -226,36 +226,59 @@ def test_structured_comments_are_cleaned_alike(topic, text):
     assert text_module._c_clean_comments([topic], [text]) == _python_clean([topic], [text])
 
 
-def test_piece_ends_cut_as_the_python_loop():
-    """The compiled cutting loop of flat_pieces gives the Python loop's (end, newlines) pairs on
-    real files, on buffers cut at every place around an "ID" line, and on generated ones."""
-    from proteinlm.sources._flatfile import piece_ends
+def _both_cuts(path, monkeypatch) -> tuple[list, list]:
+    """flat_pieces of `path` with the compiled cut (bytes) and with the text reader."""
+    compiled = list(flat_pieces.flat_pieces(path))
+    with monkeypatch.context() as m:
+        m.setattr(flat_pieces, "_c_cut_pieces", None)
+        return compiled, list(flat_pieces.flat_pieces(path))
 
+
+def test_compiled_cut_gives_the_text_readers_pieces(monkeypatch, tmp_path):
+    """The compiled cut reads bytes and decodes each piece; the text reader decodes the stream
+    (undecodable bytes replaced, universal newlines) and cuts it in Python. Same pieces and line
+    numbers on real files, with junk before the first ID line and no final newline, with CRLF and
+    CR line ends, undecodable bytes, a BOM, gzip, and with reads that end anywhere (tiny chunks)."""
+    if flat_pieces._c_cut_pieces is None:
+        pytest.skip("the compiled reader is not built")
     files = [FIXTURES / "modern.dat"]
     if SWISSPROT.is_dir():
         files += sorted(p for p in SWISSPROT.iterdir() if p.suffix == ".txt" or p.name == "sp016")
-    bufs = [f.read_text(errors="replace") for f in files]
-    joined = "".join(bufs)
-    bufs += [joined[:k] for k in range(0, 400)]  # every cut in the first entries
-    starts = [i for i in range(len(joined)) if joined.startswith("\nID   ", i)][:5]
-    bufs += [joined[: s + d] for s in starts for d in range(-2, 8)]  # cut inside "\nID   "
-    rng = random.Random(7)
-    parts = ["\nID   ", "\nID  ", "ID   ", "\n", "\n\n", "x", " ", "é", "\nIDX  ", "//\n"]
-    bufs += ["".join(rng.choice(parts) for _ in range(rng.randint(0, 30))) for _ in range(3000)]
-    for buf in bufs:
-        assert piece_ends(buf, 0) == list(flat_pieces._cut_py(buf)), repr(buf[:80])
-    assert piece_ends("ab\nID   x\n\u0394\nID   y", 0) is None  # wide characters: Python cuts
+    modern = (FIXTURES / "modern.dat").read_bytes()
+    variants = {
+        "lead.dat": b"\n\njunk\n" + modern.rstrip(b"\n"),
+        "blank-lead.dat": b"\n \n" + modern,
+        "crlf.dat": modern.replace(b"\n", b"\r\n"),
+        "cr.dat": modern.replace(b"\n", b"\r"),
+        "mixed.dat": modern.replace(b"\nID", b"\r\nID").replace(b"\nSQ", b"\rSQ") + b"\r",
+        "bad-utf8.dat": modern.replace(b"Homo sapiens", b"Homo \xe9\xff sapiens \xe2\x82"),
+        "bom.dat": b"\xef\xbb\xbf" + modern,
+        "only-junk.dat": b"no entry here\r\n",
+        "empty.dat": b"",
+    }
+    for fname, data in variants.items():
+        (tmp_path / fname).write_bytes(data)
+        files.append(tmp_path / fname)
+    import gzip
 
-
-def test_flat_pieces_same_with_and_without_the_compiled_cut(monkeypatch, tmp_path):
-    files = [FIXTURES / "modern.dat"] + (sorted(SWISSPROT.glob("*.txt")) if SWISSPROT.is_dir() else [])
-    fat = tmp_path / "lead.dat"  # junk before the first ID line, blank lines, no final newline
-    fat.write_text("\n\njunk\n" + (FIXTURES / "modern.dat").read_text().rstrip("\n"))
-    for f in files + [fat]:
-        compiled = list(uniprot.flat_pieces(f))
-        monkeypatch.setattr(flat_pieces, "_c_piece_ends", None)
-        assert list(uniprot.flat_pieces(f)) == compiled
-        monkeypatch.undo()
+    (tmp_path / "crlf.dat.gz").write_bytes(gzip.compress(variants["crlf.dat"]))
+    files.append(tmp_path / "crlf.dat.gz")
+    for f in files:
+        compiled, text = _both_cuts(f, monkeypatch)
+        assert compiled == text, f
+    monkeypatch.setattr(flat_pieces, "_CHUNK", 7)  # reads that end inside "\r\n", "\nID   ", UTF-8
+    for f in files[:1] + [tmp_path / name for name in variants]:
+        compiled, text = _both_cuts(f, monkeypatch)
+        assert compiled == text, f
+    rng = random.Random(7)  # generated files, cut across every kind of read boundary
+    parts = [b"\nID   ", b"\nID  ", b"ID   ", b"\n", b"\r\n", b"\r", b"\n\n", b"x", b" ", "é".encode(), b"\xff",
+             b"\nIDX  ", b"//\n"]  # fmt: skip
+    generated = tmp_path / "generated.dat"
+    for _ in range(500):
+        generated.write_bytes(b"".join(rng.choice(parts) for _ in range(rng.randint(0, 30))))
+        monkeypatch.setattr(flat_pieces, "_CHUNK", rng.choice([1, 2, 3, 5, 8, 1 << 22]))
+        compiled, text = _both_cuts(generated, monkeypatch)
+        assert compiled == text, generated.read_bytes()
 
 
 def test_entries_of_the_compiled_reader_are_whole_records():

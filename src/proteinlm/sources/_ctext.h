@@ -182,6 +182,6 @@ static inline int replace(const char *s, ssz n, const char *old, const char *new
 
 /* text.clean_comments(topics, texts) for ASCII texts, else None (_textclean.c) */
 PyObject *clean_comments_c(PyObject *self, PyObject *args);
-PyObject *piece_ends_c(PyObject *self, PyObject *args); /* _pieces.c */
+PyObject *cut_pieces_c(PyObject *self, PyObject *args); /* _pieces.c */
 
 #endif

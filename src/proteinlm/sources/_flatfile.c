@@ -593,8 +593,8 @@ static PyMethodDef methods[] = {
      "entry_fields(text, skipped_topics) -> tuple of the entry's fields, or None (let the Python parser read it)"},
     {"clean_comments", clean_comments_c, METH_VARARGS,
      "clean_comments(topics, texts) -> the cleaned texts as text.clean_comments gives them, or None (not ASCII)"},
-    {"piece_ends", piece_ends_c, METH_VARARGS,
-     "piece_ends(buf, pos) -> [(end, newlines), ...] of flat_pieces.flat_pieces' cutting loop, or None (wide characters)"},
+    {"cut_pieces", cut_pieces_c, METH_VARARGS,
+     "cut_pieces(data, line) -> (pieces, consumed, line): flat_pieces' cutting loop on bytes, see _pieces.c"},
     {NULL, NULL, 0, NULL},
 };
 

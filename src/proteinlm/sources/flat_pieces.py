@@ -10,11 +10,11 @@ from typing import Iterator
 
 from proteinlm.compiled import compiled
 from proteinlm.errors import SourceError
-from proteinlm.sources.text import READ_ERRORS, open_text
+from proteinlm.sources.text import READ_ERRORS, open_binary, open_text
 
-_CHUNK = 1 << 22  # characters per read: few big reads, then the cutting loop scans them
-# the cutting loop in C (_pieces.c), or None: the Python loop `_cut_py` does the same
-_c_piece_ends = compiled("piece_ends")
+_CHUNK = 1 << 22  # bytes (characters for the text reader) per read: few big reads, then one cutting scan
+# the cutting loop in C (_pieces.c) on bytes, or None: the text reader `_text_pieces` does the same
+_c_cut_pieces = compiled("cut_pieces")
 
 
 def flat_pieces(path: str | Path) -> Iterator[tuple[str, int]]:
@@ -22,8 +22,53 @@ def flat_pieces(path: str | Path) -> Iterator[tuple[str, int]]:
     hold text before the first ID line), with the line number it starts at. `parse_flat_piece`
     turns one into an entry, possibly in another process (the build's workers).
 
-    The text is read in big chunks and cut where an "ID" line starts: one scan finds both the
-    entries and those whose "//" is missing (their piece does not end with a "//" line)."""
+    The file is read in big chunks and cut where an "ID" line starts: one scan finds both the
+    entries and those whose "//" is missing (their piece does not end with a "//" line). Pieces
+    are UTF-8 text, undecodable bytes replaced, line ends "\n" (universal newlines), as
+    `open_text` reads them."""
+    if _c_cut_pieces is None:
+        yield from _text_pieces(path)
+        return
+    name = str(path)
+    with open_binary(path) as fh:
+        rest, line, first, held_cr = b"", 1, True, False  # rest: the piece still open, from line `line`
+        while True:
+            try:
+                chunk = fh.read(_CHUNK)
+            except READ_ERRORS as exc:
+                raise SourceError(f"{name}: cannot read (truncated or corrupt?): {exc}") from exc
+            if not chunk:
+                break
+            chunk, held_cr = _lf_only(chunk, held_cr)
+            data = rest + chunk if rest else chunk
+            pieces, consumed, line = _c_cut_pieces(data, line)
+            if first and pieces:  # blank lines before the first ID line are no piece
+                first = False
+                if not pieces[0][0].strip():
+                    del pieces[0]
+            yield from pieces
+            rest = data[consumed:]
+        text = (rest + b"\n" if held_cr else rest).decode("utf-8", "replace")
+        if text.strip():
+            yield text, line
+
+
+def _lf_only(chunk: bytes, held_cr: bool) -> tuple[bytes, bool]:
+    """`chunk` with "\r\n" and "\r" line ends made "\n", as universal newlines reads them. A final
+    "\r" is held back (the next chunk may start with its "\n"): (chunk, whether one was held),
+    `held_cr` saying whether the previous chunk's was."""
+    if held_cr:
+        chunk = b"\r" + chunk
+    if b"\r" not in chunk:  # what flat files hold: one scan, no copy
+        return chunk, False
+    held = chunk.endswith(b"\r")
+    if held:
+        chunk = chunk[:-1]
+    return chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n"), held
+
+
+def _text_pieces(path: str | Path) -> Iterator[tuple[str, int]]:
+    """`flat_pieces` without the compiled cutting loop: the file read as text, cut in Python."""
     name = str(path)
     with open_text(path) as fh:
         buf, line = "", 1  # `line` is the line number of buf[0]
@@ -36,7 +81,7 @@ def flat_pieces(path: str | Path) -> Iterator[tuple[str, int]]:
                 break
             buf += chunk
             pos = 0
-            for end, newlines in _cut(buf):
+            for end, newlines in _cut_py(buf):
                 text = buf[pos:end]
                 if pos > 0 or text.strip():
                     yield text, line
@@ -53,13 +98,6 @@ def _cut_py(buf: str) -> Iterator[tuple[int, int]]:
     while (nxt := buf.find("\nID   ", pos)) >= 0:
         yield nxt + 1, buf.count("\n", pos, nxt + 1)
         pos = nxt + 1
-
-
-def _cut(buf: str):
-    """`_cut_py(buf)`, in C where the extension is built (one pass, ~0.3 s less per 200 MB)."""
-    if _c_piece_ends is not None and (ends := _c_piece_ends(buf, 0)) is not None:
-        return ends
-    return _cut_py(buf)
 
 
 def piece_accession(text: str) -> str | None:
