@@ -102,7 +102,9 @@ typedef struct {
     ssz n, cap;
 } buf;
 
-static inline int put(buf *b, const char *s, ssz k) {
+/* room for k more bytes after b->n (loops that write a byte at a time reserve first: a `put`
+ * per byte cost a call and a capacity check each) */
+static inline int reserve(buf *b, ssz k) {
     if (b->n + k > b->cap) {
         ssz cap = b->cap ? b->cap : 256;
         while (cap < b->n + k) cap *= 2;
@@ -114,7 +116,12 @@ static inline int put(buf *b, const char *s, ssz k) {
         b->p = p;
         b->cap = cap;
     }
-    memcpy(b->p + b->n, s, (size_t)k);
+    return 0;
+}
+
+static inline int put(buf *b, const char *s, ssz k) {
+    if (reserve(b, k) < 0) return -1;
+    if (k) memcpy(b->p + b->n, s, (size_t)k);
     b->n += k;
     return 0;
 }
@@ -136,6 +143,7 @@ static inline int strip_evidence(const char *s, ssz n, buf *out) {
         strip(s, &a, &b);
         return put(out, s + a, b - a);
     }
+    if (reserve(out, n) < 0) return -1; /* the result is no longer than the text */
     ssz i = 0;
     while (i < n) {
         unsigned char c = (unsigned char)s[i];
@@ -151,7 +159,7 @@ static inline int strip_evidence(const char *s, ssz n, buf *out) {
                 }
             }
         }
-        if (put(out, s + i, 1) < 0) return -1;
+        out->p[out->n++] = s[i]; /* room reserved below */
         i++;
     }
     ssz a = 0, b = out->n;

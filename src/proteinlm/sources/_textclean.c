@@ -179,8 +179,11 @@ static int is_close_punct(char c) { return c == '.' || c == ',' || c == ';' || c
 /* _SPACE_BEFORE_PUNCT.sub("", s): r" (?=[.,;:)])" */
 static int drop_space_before_punct(const char *s, ssz n, buf *out) {
     out->n = 0;
+    if (reserve(out, n) < 0) return -1; /* the result is no longer than s */
+    ssz w = 0;
     for (ssz i = 0; i < n; i++)
-        if (!(s[i] == ' ' && i + 1 < n && is_close_punct(s[i + 1])) && put(out, s + i, 1) < 0) return -1;
+        if (!(s[i] == ' ' && i + 1 < n && is_close_punct(s[i + 1]))) out->p[w++] = s[i];
+    out->n = w;
     return 0;
 }
 
