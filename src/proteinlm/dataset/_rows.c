@@ -285,6 +285,77 @@ static PyObject *upper_letters(PyObject *self, PyObject *s) {
     Py_RETURN_TRUE;
 }
 
+/* Whether `clean_text` (dataset/pretrain/swissprot.py) returns the ASCII text s as it is: every
+ * byte printable (0x20-0x7e), no "  ", no space at either end, no "Note=". One pass instead of
+ * str.isprintable() (no ASCII shortcut: ~1 ns a character), two substring searches and slicing. */
+static int already_clean(const char *s, ssz n) {
+    if (s[0] == ' ' || s[n - 1] == ' ') return 0;
+    for (ssz i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c > 0x7e) return 0;
+        if (c == ' ' && s[i + 1] == ' ') return 0; /* i + 1 < n: s does not end with a space */
+        if (c == 'N' && n - i >= 5 && memcmp(s + i, "Note=", 5) == 0) return 0;
+    }
+    return 1;
+}
+
+/* section_texts(comments, sections) -> swissprot.section_texts of an entry with these comments
+ * ({topic: (texts...)} for each topic of `sections` that has a non-empty text, in that order), or
+ * None where a text is not ASCII or not already clean (Python cleans the entry's texts then). */
+static PyObject *section_texts(PyObject *self, PyObject *args) {
+    PyObject *comments, *sections;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyDict_Type, &comments, &PyTuple_Type, &sections)) return NULL;
+    PyObject *out = PyDict_New();
+    if (!out) return NULL;
+    for (ssz k = 0; k < PyTuple_GET_SIZE(sections); k++) {
+        PyObject *topic = PyTuple_GET_ITEM(sections, k);
+        PyObject *value = PyDict_GetItemWithError(comments, topic); /* borrowed */
+        if (!value) {
+            if (PyErr_Occurred()) goto fail;
+            continue;
+        }
+        PyObject *seq = PySequence_Fast(value, "comments are sequences of texts");
+        if (!seq) goto fail;
+        ssz m = PySequence_Fast_GET_SIZE(seq);
+        PyObject *texts = PyTuple_New(m);
+        if (!texts) {
+            Py_DECREF(seq);
+            goto fail;
+        }
+        ssz kept = 0;
+        int declined = 0;
+        for (ssz i = 0; i < m; i++) {
+            PyObject *x = PySequence_Fast_GET_ITEM(seq, i);
+            if (!PyUnicode_Check(x) || !PyUnicode_IS_ASCII(x)) {
+                declined = 1;
+                break;
+            }
+            ssz n = PyUnicode_GET_LENGTH(x);
+            if (n == 0) continue; /* an empty text: no text */
+            if (!already_clean((const char *)PyUnicode_DATA(x), n)) {
+                declined = 1;
+                break;
+            }
+            PyTuple_SET_ITEM(texts, kept++, Py_NewRef(x));
+        }
+        Py_DECREF(seq);
+        if (declined) {
+            Py_DECREF(texts);
+            Py_DECREF(out);
+            Py_RETURN_NONE;
+        }
+        if (kept && (_PyTuple_Resize(&texts, kept) < 0 || PyDict_SetItem(out, topic, texts) < 0)) {
+            Py_XDECREF(texts);
+            goto fail;
+        }
+        Py_DECREF(texts);
+    }
+    return out;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
 /* _wordcount.c */
 PyObject *words_new_c(PyObject *self, PyObject *args);
 PyObject *words_add_c(PyObject *self, PyObject *args);
@@ -293,6 +364,8 @@ PyObject *words_clear_c(PyObject *self, PyObject *capsule);
 PyObject *words_count_c(PyObject *self, PyObject *args);
 
 static PyMethodDef methods[] = {
+    {"section_texts", section_texts, METH_VARARGS,
+     "section_texts(comments, sections) -> swissprot.section_texts' dict, or None (a text to clean in Python)"},
     {"upper_letters", upper_letters, METH_O, "upper_letters(s) -> s.isascii() and s.isalpha() and s.isupper()"},
     {"string_column", string_column, METH_O,
      "string_column(values) -> (data, offsets) of an Arrow string array, or None (a value not str, > 2 GB)"},
