@@ -297,6 +297,26 @@ def test_compiled_section_texts_equal_the_python_ones(monkeypatch):
     assert [list(c) for c in compiled] == [list(p) for p in python]  # topics in the same order
 
 
+def test_compiled_section_texts_keep_exactly_the_texts_clean_text_keeps():
+    """The C twin's check, 8 bytes at a time and then byte by byte, accepts a text exactly when
+    clean_text's fast path returns it unchanged: every ASCII character, a double space and "Note="
+    at every offset of texts 1 to 29 characters long."""
+    if sp._c_section_texts is None:
+        pytest.skip("the C extension is not built")
+
+    def fast(t: str) -> bool:
+        return t.isprintable() and "  " not in t and t[:1] != " " and t[-1:] != " " and "Note=" not in t
+
+    base = "Binds DNA at the N-terminal domain of (x), see also Notes here." * 2
+    for length in range(1, 30):
+        b = base[:length]
+        for at in range(length):
+            texts = [b[:at] + chr(code) + b[at + 1 :] for code in range(128)]
+            texts += [b[:at] + "  " + b[at + 2 :], (b[:at] + "Note=" + b[at:])[: length + 5], b[:at] + "Note" + b[at:]]
+            for t in texts:
+                assert (sp._c_section_texts({"FUNCTION": (t,)}, SECTIONS) is not None) == fast(t), repr(t)
+
+
 @pytest.mark.parametrize("compiled", [True, False])
 def test_seq_to_text_every_tag_and_separator_combination(compiled, monkeypatch):
     from proteinlm.dataset import seqtext

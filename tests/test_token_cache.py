@@ -266,3 +266,8 @@ def test_upper_letters_is_the_python_test_for_every_character():
         for text in (chr(code), "MK" + chr(code), chr(code) + "MK"):
             assert compiled(text) == tokens._upper_letters_py(text), repr(text)
     assert compiled("") is False and compiled("MKTAYIAKQR") is True
+    letters = "ACDEFGHIKLMNPQRSTVWYXBZUOJ" * 2  # > 8 bytes: the 8-bytes-at-a-time path and the tail
+    for code in range(0x80):
+        for at in range(len(letters)):
+            text = letters[:at] + chr(code) + letters[at + 1 :]
+            assert compiled(text) == tokens._upper_letters_py(text), (code, at)

@@ -280,20 +280,50 @@ static PyObject *upper_letters(PyObject *self, PyObject *s) {
     }
     if (!PyUnicode_IS_ASCII(s) || PyUnicode_GET_LENGTH(s) == 0) Py_RETURN_FALSE;
     const unsigned char *p = (const unsigned char *)PyUnicode_DATA(s);
-    for (ssz i = 0, n = PyUnicode_GET_LENGTH(s); i < n; i++)
+    ssz n = PyUnicode_GET_LENGTH(s), i = 0;
+    /* 8 bytes at a time: ASCII bytes (< 0x80, so no sum carries into the next byte) are A-Z when
+     * b + 0x3F has its high bit set (b >= 0x41) and b + 0x25 has not (b < 0x5B) */
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        uint64_t ge_a = w + 0x3F3F3F3F3F3F3F3FULL, gt_z = w + 0x2525252525252525ULL;
+        if ((ge_a & ~gt_z & 0x8080808080808080ULL) != 0x8080808080808080ULL) Py_RETURN_FALSE;
+    }
+    for (; i < n; i++)
         if (p[i] < 'A' || p[i] > 'Z') Py_RETURN_FALSE;
     Py_RETURN_TRUE;
 }
 
 /* Whether `clean_text` (dataset/pretrain/swissprot.py) returns the ASCII text s as it is: every
  * byte printable (0x20-0x7e), no "  ", no space at either end, no "Note=". One pass instead of
- * str.isprintable() (no ASCII shortcut: ~1 ns a character), two substring searches and slicing. */
+ * str.isprintable() (no ASCII shortcut: ~1 ns a character), two substring searches and slicing;
+ * 8 bytes at a time: the bytes are ASCII (< 0x80), so none of the sums below carries into the next
+ * byte, and a byte's high bit tells its class exactly. */
+#define ONES 0x0101010101010101ULL
+#define HIGH 0x8080808080808080ULL
+/* the high bit of each byte of w equal to c */
+#define BYTES_EQUAL(w, c) (~(((w) ^ ((c) * ONES)) + 0x7F * ONES) & HIGH)
+
 static int already_clean(const char *s, ssz n) {
     if (s[0] == ' ' || s[n - 1] == ' ') return 0;
-    for (ssz i = 0; i < n; i++) {
+    ssz i = 0;
+    uint64_t after_space = 0; /* the previous word's last byte was a space: byte 0's high bit */
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (((w + 0x01 * ONES) | ~(w + 0x60 * ONES)) & HIGH) return 0; /* a byte >= 0x7f or < 0x20 */
+        uint64_t sp = BYTES_EQUAL(w, 0x20);
+        if (sp & ((sp << 8) | after_space)) return 0; /* a space right after a space */
+        after_space = sp >> 56;
+        for (uint64_t nn = BYTES_EQUAL(w, 'N'); nn; nn &= nn - 1) {
+            ssz at = i + (__builtin_ctzll(nn) >> 3);
+            if (n - at >= 5 && memcmp(s + at, "Note=", 5) == 0) return 0;
+        }
+    }
+    for (; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x20 || c > 0x7e) return 0;
-        if (c == ' ' && s[i + 1] == ' ') return 0; /* i + 1 < n: s does not end with a space */
+        if (c == ' ' && i > 0 && s[i - 1] == ' ') return 0;
         if (c == 'N' && n - i >= 5 && memcmp(s + i, "Note=", 5) == 0) return 0;
     }
     return 1;
