@@ -17,6 +17,25 @@ def test_parquet_keeps_every_column_and_row(tmp_path):
     assert (tmp_path / "x.parquet").read_bytes() == (tmp_path / "y.parquet").read_bytes()
 
 
+def test_parquet_columns_of_rows_with_any_keys():
+    """Columns are every key in first-seen order, None where a row lacks one, whether the rows
+    share their keys (transposed at once) or not (a row with other, fewer or more keys)."""
+    from proteinlm.dataset.writers import _columns
+
+    def slow(rows):
+        keys = list(dict.fromkeys(k for row in rows for k in row))
+        return {k: [row.get(k) for row in rows] for k in keys}
+
+    same = [{"id": str(i), "n": i, "t": None if i % 3 else "x"} for i in range(50)]
+    cases = [[], [{}], [{"a": 1}], [{"a": 1}, {"a": 2}], same, [dict(reversed(list(r.items()))) for r in same],
+             same + [{"id": "z", "n": 0, "u": 1}], same + [{"id": "z"}], same + [{"id": "z", "n": 0, "t": "", "u": 2}],
+             [{"b": 1, "a": 2}, {"a": 3, "b": 4}], [{"a": 1}, {"b": 2}]]  # fmt: skip
+    for rows in cases:
+        got = _columns(rows)
+        assert got == slow(rows) and list(got) == list(slow(rows)), rows
+        assert all(type(v) is list for v in got.values())
+
+
 def _rows_module():
     import os
 

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 from functools import lru_cache
+from operator import itemgetter
 from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -151,6 +152,21 @@ def _string_array(values: list):
 _c_string_column = compiled("string_column", ROWS)  # the C twin of _string_array's buffers (dataset/_rows.c)
 
 
+def _columns(rows: list[dict]) -> dict[str, list]:
+    """Every key of the rows in first-seen order (from_pylist keeps the first row's keys only) ->
+    its values, None where a row lacks the key."""
+    keys = list(rows[0]) if rows else []
+    # the usual case, every row with the first row's keys (as many, and each of them): transposed
+    # by itemgetter and zip in C instead of a dict lookup per cell in Python
+    if len(keys) > 1 and set(map(len, rows)) == {len(keys)}:
+        try:
+            return {k: list(col) for k, col in zip(keys, zip(*map(itemgetter(*keys), rows)))}
+        except KeyError:  # a row with other keys
+            pass
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    return {k: [row.get(k) for row in rows] for k in keys}
+
+
 def write_parquet(path: Path, rows: list[dict], repeated: Sequence[str] | None = None) -> None:
     """Rows as one Parquet file. `repeated`: the text columns whose values repeat, which get
     dictionary pages; None: the columns where at least half the values are repeats (a set of each
@@ -159,19 +175,20 @@ def write_parquet(path: Path, rows: list[dict], repeated: Sequence[str] | None =
     import pyarrow.parquet as pq
 
     # Column lists, not `from_pylist`: pyarrow converts one list per column instead of row dicts,
-    # ~5x faster. Columns are every key in first-seen order (from_pylist keeps the first row's
-    # keys only); a row without a key gets null.
-    keys = list(dict.fromkeys(k for row in rows for k in row))
-    columns = {k: [row.get(k) for row in rows] for k in keys}
-    arrays = [a if (a := _string_array(v)) is not None else pa.array(v) for v in columns.values()]
-    table = pa.Table.from_arrays(arrays, names=keys)
+    # ~5x faster.
+    columns = _columns(rows)
+    arrays, text = [], []
+    for v in columns.values():
+        a = _string_array(v)  # None unless every value is a str
+        arrays.append(a if a is not None else pa.array(v))
+        text.append(a is not None or all(x is None or type(x) is str for x in v))
+    table = pa.Table.from_arrays(arrays, names=list(columns))
     # Dictionary pages for text columns whose values repeat (an entry's sequence in each of its
     # SFT rows, the task, the instruction paraphrases): about a third smaller SFT shards. Columns
     # of unique texts skip the dictionary, which would only be built and dropped.
     dictionary = [
-        k for k, v in columns.items()
-        if not all(x is None or type(x) is str for x in v)
-        or (2 * len(set(v)) <= len(v) if repeated is None else k in repeated)
+        k for (k, v), is_text in zip(columns.items(), text)
+        if not is_text or (2 * len(set(v)) <= len(v) if repeated is None else k in repeated)
     ]
     tmp = _atomic_path(path)
     pq.write_table(table, tmp, compression="zstd", write_statistics=False, use_dictionary=dictionary)
