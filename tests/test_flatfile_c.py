@@ -52,6 +52,9 @@ def _python(t: str):
 
 def _compiled(t: str):
     fields = uniprot._c_fields(t, SKIPPED_TOPICS)
+    # the entry as parse_flat_piece passes it: the whole piece, read up to `end` (what follows
+    # must not be read: here not the NUL after a str's last character, but its "//" line)
+    assert uniprot._c_fields(t + "//\nID   X\n", SKIPPED_TOPICS, len(t)) == fields
     return None if fields is None else uniprot._entry_of(fields, "f:1")
 
 

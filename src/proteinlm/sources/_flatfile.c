@@ -348,13 +348,15 @@ typedef struct {
 static PyObject *entry_fields(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *text, *skipped;
-    if (!PyArg_ParseTuple(args, "UO!", &text, &PyFrozenSet_Type, &skipped)) return NULL;
+    ssz end = PY_SSIZE_T_MAX;
+    if (!PyArg_ParseTuple(args, "UO!|n", &text, &PyFrozenSet_Type, &skipped, &end)) return NULL;
 #if PY_VERSION_HEX < 0x030C0000
     if (PyUnicode_READY(text) < 0) return NULL;
 #endif
     if (!PyUnicode_IS_ASCII(text)) Py_RETURN_NONE;
     const char *t = (const char *)PyUnicode_DATA(text);
-    ssz n = PyUnicode_GET_LENGTH(text);
+    /* the entry is text[:end]: the caller need not copy a piece to cut its "//" line off */
+    ssz n = PyUnicode_GET_LENGTH(text) < end ? PyUnicode_GET_LENGTH(text) : end < 0 ? 0 : end;
 
     PyObject *result = NULL, *rec = NULL, *organism = NULL, *taxon = NULL, *accs = NULL, *name = NULL;
     PyObject *alts = PyList_New(0), *ecs = PyList_New(0), *genes = PyList_New(0), *topics = PyList_New(0);
@@ -590,7 +592,7 @@ done:
 
 static PyMethodDef methods[] = {
     {"entry_fields", entry_fields, METH_VARARGS,
-     "entry_fields(text, skipped_topics) -> tuple of the entry's fields, or None (let the Python parser read it)"},
+     "entry_fields(text, skipped_topics[, end]) -> tuple of the fields of the entry text[:end], or None (let the Python parser read it)"},
     {"clean_comments", clean_comments_c, METH_VARARGS,
      "clean_comments(topics, texts) -> the cleaned texts as text.clean_comments gives them, or None (not ASCII)"},
     {"cut_pieces", cut_pieces_c, METH_VARARGS,

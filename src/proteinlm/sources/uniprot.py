@@ -99,16 +99,17 @@ def parse_flat_piece(text: str, name: str, line: int, on_error: OnError | None) 
         text = stripped
     where = f"{name}:{line}"
     if text.endswith("\n//\n"):
-        t = text[:-3]
+        t, end = text, len(text) - 3  # the entry is text[:end]: the C reader reads it without a copy
     else:  # blank lines after "//", no final newline, or no "//" at all
         t = text.rstrip()
         if not t.endswith("\n//"):
             report(on_error, where, "entry does not end with a // line", _guess_acc(text))
             return None
-        t = t[:-2]
+        t, end = t[:-2], len(t) - 2
     try:
-        if _c_fields is not None and (fields := _c_fields(t, SKIPPED_TOPICS)) is not None:
+        if _c_fields is not None and (fields := _c_fields(t, SKIPPED_TOPICS, end)) is not None:
             return _entry_of(fields, where)
+        t = t[:end]
         return _flat_entry(t, where)  # also where the C reader declines: non-ASCII text, old formats, errors
     except BadRecord as exc:
         report(on_error, where, str(exc), _guess_acc(t))
