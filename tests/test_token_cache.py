@@ -224,6 +224,18 @@ def test_compiled_counter_folds_digits_only_where_counts_cannot_change(monkeypat
         assert other.counts(texts) == want == [6, 6, 9]  # "12" is one token
 
 
+def test_digit_in_longer_token_is_the_token_by_token_test():
+    import random
+
+    from proteinlm.dataset.token_cache import _DIGITS, _digit_in_longer_token
+
+    rng = random.Random(2)
+    chars = ["a", "1", "0", "\u0120", "\x00", "9", "é", "٣"]
+    for _ in range(20000):
+        vocab = ["".join(rng.choice(chars) for _ in range(rng.randint(1, 3))) for _ in range(rng.randint(0, 5))]
+        assert _digit_in_longer_token(vocab) == any(len(t) > 1 and any(c in _DIGITS for c in t) for t in vocab), vocab
+
+
 def test_seq_text_count_equals_counting_the_text():
     """A build counts each sequence text from its length: the same number `count` gives, for every
     layout where that is provable, and None (count the text) elsewhere."""

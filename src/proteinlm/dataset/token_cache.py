@@ -47,6 +47,17 @@ _c = compiled_module(ROWS)
 # A regex piece that is a run of ASCII digits, with the space the regex may put before it.
 _DIGIT_RUN = re.compile(r" ?[0-9]+").fullmatch
 _DIGITS = frozenset("0123456789")
+# in the vocabulary's tokens joined by "\x00": a digit next to another character of its token
+_DIGIT_JOINED = re.compile(r"[^\x00][0-9]|[0-9][^\x00]")
+
+
+def _digit_in_longer_token(vocab) -> bool:
+    """Whether a token longer than one character holds a digit: one regex search over the joined
+    vocabulary (~1 ms for 49k tokens, where a loop over tokens and characters took ~50 ms)."""
+    joined = "\x00".join(vocab)
+    if joined.count("\x00") != max(len(vocab) - 1, 0):  # a token with a NUL: look token by token
+        return any(len(t) > 1 and any(c in _DIGITS for c in t) for t in vocab)
+    return _DIGIT_JOINED.search(joined) is not None
 # ~60 MB at most (a word and its count weigh ~120 bytes); the caches are emptied when full (frequent
 # words come back at once). Every entry brings new words (its accession, entry name), so they fill.
 MAX_ENTRIES = 1 << 19
@@ -247,9 +258,7 @@ class WordCacheCounter:
         digit, for then no BPE merge can join a digit to anything. Read once."""
         if self._digits is None:
             vocab = self.tokenizer.get_vocab(with_added_tokens=False)
-            self._digits = all(c in vocab for c in "0123456789\u0120") and not any(
-                len(t) > 1 and any(c in _DIGITS for c in t) for t in vocab
-            )
+            self._digits = all(c in vocab for c in "0123456789\u0120") and not _digit_in_longer_token(vocab)
         return self._digits
 
     def _plain_count(self, text: str, bare_get, spaced_get) -> int:
