@@ -310,3 +310,28 @@ def test_candidates_kept_on_disk_give_the_same_examples(sample, tmp_path):
         assert store.path.stat().st_size > 0
     assert on_disk == _view(ecot_examples(entries, active, dr, per_ec=5))
     assert not (tmp_path / "scratch" / "candidates.pickle").exists()  # removed on close
+
+
+def test_slim_candidates_equal_dataclasses_replace():
+    """candidate() copies an entry's fields into a new record instead of dataclasses.replace: the
+    same record (fields, order, source, pickling, frozen), and the entry itself is untouched."""
+    import dataclasses
+    import pickle
+
+    from proteinlm.sources.uniprot import parse
+
+    files = [Path(__file__).parent / "fixtures" / "uniprot" / "modern.dat"]
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "swissprot"
+    files += sorted(shared.glob("*.txt")) if shared.is_dir() else []
+    entries = [e for f in files for e in parse(f)]
+    assert entries
+    for e in entries:
+        before = pickle.dumps(e)
+        slim = ecot._slim(e)
+        function = e.comments.get("FUNCTION")
+        want = dataclasses.replace(e, comments={"FUNCTION": function} if function else {}, alternative_names=(),
+                                   gene_names=(), keywords=(), go_terms=(), pubmed_ids=(), pdb_ids=())  # fmt: skip
+        assert slim == want and slim.source == want.source and list(vars(slim)) == list(vars(want))
+        assert pickle.loads(pickle.dumps(slim)) == want and pickle.dumps(e) == before
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            slim.entry_name = "x"
