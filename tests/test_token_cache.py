@@ -224,6 +224,29 @@ def test_compiled_counter_folds_digits_only_where_counts_cannot_change(monkeypat
         assert other.counts(texts) == want == [6, 6, 9]  # "12" is one token
 
 
+def test_count_joined_equals_counting_the_joined_texts():
+    """count_joined sums its parts' counts (each distinct part counted once, a memo shared between
+    calls) where that is exact, and counts a row whole where a part has an invisible end (space,
+    newline, empty) or there is no part: the same totals as counting each joined text."""
+    import random
+
+    from proteinlm.dataset.tokens import TokenCounter
+
+    counter = TokenCounter("smollm2")
+    rng = random.Random(4)
+    pieces = ["Binds DNA.", "Homodimer", "<seq> M K T </seq>", " lead", "trail ", "", "\n", "x\ny", "蛋白", "12",
+              "Q9Y6K9", "(x)", "\t", "It is involved in X."]  # fmt: skip
+    memo: dict[str, int] = {}
+    for _ in range(60):
+        rows = [tuple(rng.choice(pieces) + rng.choice(["", " z", "."]) for _ in range(rng.randint(0, 5)))
+                for _ in range(rng.randint(0, 40))]  # fmt: skip
+        sep = rng.choice(["\n", "\n\n"])
+        want = counter.count([sep.join(parts) for parts in rows])
+        assert counter.count_joined(rows, sep, memo) == want, rows
+        assert counter.count_joined(rows, sep) == want  # without a shared memo
+    assert "" not in memo and all(p[0].strip() and p[-1].strip() for p in memo)
+
+
 def test_digit_in_longer_token_is_the_token_by_token_test():
     import random
 

@@ -7,6 +7,7 @@ Counting uses the `tokenizers` library directly on a `tokenizer.json`: importing
 from __future__ import annotations
 
 import os
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Sequence
 
@@ -210,23 +211,31 @@ class TokenCounter:
         plain_sep = bool(sep) and not sep.strip("\n")
         if not (plain_sep and self._words_ready() and not any("\n" in t for t in self._words.added)):
             return self.count([sep.join(parts) for parts in rows])
+        import numpy as np
+
+        if not rows:
+            return []
         memo = {} if memo is None else memo
-        todo: dict[str, None] = {}
-        whole: list[int] = []
-        for i, parts in enumerate(rows):
-            for p in parts:  # memo and todo hold only parts with visible ends
-                if p in memo or p in todo:
-                    continue
-                if p and _visible(p[0]) and _visible(p[-1]):
-                    todo[p] = None
-                else:
-                    whole.append(i)
-                    break
-        memo.update(zip(todo, self.count(list(todo))))
-        joins = self._words._newlines(len(sep))
-        get = memo.__getitem__
-        skip = set(whole)
-        totals = [0 if i in skip else sum(map(get, parts)) + joins * (len(parts) - 1) for i, parts in enumerate(rows)]
+        # every part of every row in one list, each distinct new one counted once (the loops run in
+        # C: comprehensions, dict.fromkeys, map; the per-row sums in numpy)
+        flat = [p for parts in rows for p in parts]
+        new = [p for p in dict.fromkeys(flat) if p not in memo]
+        good = [p for p in new if p and _visible(p[0]) and _visible(p[-1])]  # memo holds only these
+        memo.update(zip(good, self.count(good)))
+        lens = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+        whole: list[int] = []  # rows counted whole: a part with an invisible end, or no part
+        if len(good) < len(new) or not lens.all():
+            bad = set(new).difference(good)
+            whole = [i for i, parts in enumerate(rows) if not parts or not bad.isdisjoint(parts)]
+            values = map(memo.get, flat, repeat(0))  # 0 for the bad parts: their rows are redone below
+        else:
+            values = map(memo.__getitem__, flat)
+        counts = np.fromiter(chain(values, (0,)), dtype=np.int64, count=len(flat) + 1)  # a 0 after the last
+        starts = np.zeros(len(rows), dtype=np.int64)
+        np.cumsum(lens[:-1], out=starts[1:])
+        # reduceat sums counts[starts[i]:starts[i + 1]] (the last row up to the final 0); an empty
+        # row's entry is wrong, but such rows are counted whole
+        totals = (np.add.reduceat(counts, starts) + self._words._newlines(len(sep)) * (lens - 1)).tolist()
         if whole:
             for i, n in zip(whole, self.count([sep.join(rows[i]) for i in whole])):
                 totals[i] = n
