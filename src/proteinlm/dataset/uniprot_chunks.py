@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import gc
 from contextlib import contextmanager
+from collections import Counter
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Sequence, Union
 
 from proteinlm.dataset.sft_exports import DirectPart, ExportParts, encoded_rows
 from proteinlm.dataset.writers import GzipShard, split_of, write_parquet
@@ -89,35 +91,41 @@ def write_subset(
     key: str,
     stats: ChunkStats,
     memo: dict | None = None,
-    paragraphs: list[list[str]] | None = None,
+    parts: list[Sequence[str]] | None = None,
+    splits: list[str] | None = None,
 ) -> dict[str, tuple[Path, Path, int]]:
     """Write one chunk of a subset, split by accession, in every requested format; for SFT rows,
     return their export parts per split (files that `SftExports.append` moves into the exports, or
     `WRITTEN` where this process holds the exports and wrote them there: see `set_direct_exports`).
     `memo` (text -> token count) is shared by the subsets of one chunk: an entry's sequence text
-    is its document's paragraph and each task's input. `paragraphs`, for documents: each row's
-    paragraphs, which its text joins with blank lines (else the text is cut at them)."""
+    is its document's paragraph and each task's input. `parts`: each row's counted texts, which its
+    token count adds up (a document's paragraphs, joined by blank lines; an SFT row's instruction,
+    input and output, joined by newlines), else read from the row. `splits`: each row's split,
+    else computed from its accession."""
     opts: UniprotBuildOptions = _worker["opts"]
-    by_split: dict[str, list[dict]] = {s: [] for s in SPLITS}
-    paras_by_split: dict[str, list[list[str]]] = {s: [] for s in SPLITS}
-    for i, row in enumerate(rows):
-        split = split_of(row["accession"] or row["id"], opts.val_fraction, opts.seed)
-        by_split[split].append(row)
-        if key != "sft":
-            paras_by_split[split].append(paragraphs[i] if paragraphs is not None else row[key].split("\n\n"))
+    if splits is None:
+        splits = [split_of(row["accession"] or row["id"], opts.val_fraction, opts.seed) for row in rows]
+    if parts is None:
+        parts = (
+            [(r["instruction"], r["input"], r["output"]) for r in rows] if key == "sft"
+            else [r[key].split("\n\n") for r in rows]
+        )
+    if "validation" not in splits:  # most chunks of a build with the default 2% hold a few
+        by_split, parts_by_split = {"train": rows, "validation": []}, {"train": parts, "validation": []}
+    else:
+        by_split = {s: [r for r, x in zip(rows, splits) if x == s] for s in SPLITS}
+        parts_by_split = {s: [p for p, x in zip(parts, splits) if x == s] for s in SPLITS}
     exports = {}
     memo = {} if memo is None else memo
     for split, part in by_split.items():
         name = f"{subset}/{split}"
         stats.rows[name] = len(part)
-        if key == "sft":  # counted as the SFT text "instruction\ninput\noutput"
-            counts = _worker["tokens"].count_joined(
-                [(r["instruction"], r["input"], r["output"]) for r in part], memo=memo
-            )
-            for r in part:
-                stats.tasks[f"{r['task']}/{split}"] = stats.tasks.get(f"{r['task']}/{split}", 0) + 1
-        else:  # documents: paragraphs joined by blank lines
-            counts = _worker["tokens"].count_joined(paras_by_split[split], "\n\n", memo)
+        # SFT rows are counted as the text "instruction\ninput\noutput", documents as paragraphs
+        # joined by blank lines
+        counts = _worker["tokens"].count_joined(parts_by_split[split], "\n" if key == "sft" else "\n\n", memo)
+        if key == "sft":
+            for task, n in Counter(map(itemgetter("task"), part)).items():
+                stats.tasks[f"{task}/{split}"] = stats.tasks.get(f"{task}/{split}", 0) + n
         stats.tokens[name] = sum(counts) if counts is not None else None
         if not part:
             continue
@@ -156,7 +164,8 @@ def build_chunk(index: int, entries: list[ProteinEntry]) -> tuple[ChunkStats, di
     memo: dict[str, int] = {}
     seq_count = _worker["tokens"].seq_text_count
     names = task_names(opts.tasks)
-    docs, paragraphs, sft = [], [], []
+    docs, paragraphs, sft, sft_parts = [], [], [], []
+    doc_splits, sft_splits = [], []
     for e in entries:
         # the cleaned topic texts and the sequence text are made once, for the document and the tasks
         sections = section_texts(e)
@@ -164,21 +173,23 @@ def build_chunk(index: int, entries: list[ProteinEntry]) -> tuple[ChunkStats, di
         if seq is not None and (n := seq_count(e.sequence)) is not None:
             memo[seq] = n  # its tokens, known without reading it
         acc = e.accession
+        split = split_of(acc, opts.val_fraction, opts.seed)  # the entry's document and tasks go together
         choices = stable_choices(acc)  # every phrasing of the entry's document and tasks
         paras, _ = entry_paragraphs(
             e, seq_tags=tags, seq_sep=opts.seq_sep, sections=sections, seq_text=seq, choices=choices
         )
         docs.append({"id": f"swissprot-{acc}", "text": "\n\n".join(paras), "source": "swissprot", "accession": acc})
         paragraphs.append(paras)
+        doc_splits.append(split)
         if seq is not None:  # the rows of entry_instructions, made without Instruction records
-            sft += [
-                task_row(f"{task}-{acc}", task, ins, seq, output, acc)
-                for task, ins, output in task_texts(acc, names, sections, choices)
-            ]
-    write_subset(out, "pretrain/swissprot", index, docs, "text", stats, memo, paragraphs)
+            for task, ins, output in task_texts(acc, names, sections, choices):
+                sft.append(task_row(f"{task}-{acc}", task, ins, seq, output, acc))
+                sft_parts.append((ins, seq, output))
+                sft_splits.append(split)
+    write_subset(out, "pretrain/swissprot", index, docs, "text", stats, memo, paragraphs, doc_splits)
     docs.clear()  # written: free the documents' text before the SFT rows are (peak memory)
     paragraphs.clear()
-    return stats, write_subset(out, "sft/uniprot", index, sft, "sft", stats, memo)
+    return stats, write_subset(out, "sft/uniprot", index, sft, "sft", stats, memo, sft_parts, sft_splits)
 
 
 @dataclass
