@@ -99,6 +99,29 @@ def test_compiled_row_writer_equals_json_dumps_and_the_python_exports():
     assert taken > 1500 and declined > 100
 
 
+def test_compiled_row_writer_with_long_texts_shared_between_rows():
+    """Long texts that rows share (an entry's sequence in each of its tasks) are scanned once per
+    call and copied after: the same output, whether a text is clean or needs escapes, when texts
+    of equal length differ, and in calls that follow each other (the memory of a text may hold
+    another one by then)."""
+    import random
+
+    encode_rows = _rows_module().encode_rows
+    rng = random.Random(9)
+    alphabet = ["M", "K", " ", "<seq>", "é", '"', "\n", "\\", "x" * 40]
+    for _ in range(300):
+        pool = ["".join(rng.choice(alphabet) for _ in range(rng.randint(10, 60))) for _ in range(rng.randint(1, 6))]
+        pool += ["M" * 70, "M" * 69 + "K", "M" * 69 + '"']  # equal lengths, one needing an escape
+        rows = [
+            {"id": f"t-{i}", "task": "function", "instruction": rng.choice(pool).strip() or "Describe.",
+             "input": rng.choice(pool).strip() or "<seq> M </seq>", "output": rng.choice(pool)}
+            for i in range(rng.randint(1, 12))
+        ]  # fmt: skip
+        got = encode_rows(rows, True)
+        if got is not None:
+            assert got == _python_layouts(rows, True), rows
+
+
 def test_compiled_row_writer_declines_what_it_cannot_write_alike():
     encode_rows = _rows_module().encode_rows
     row = {"id": "a", "instruction": "Describe.", "input": "<seq> M </seq>", "output": "Binds."}

@@ -53,9 +53,23 @@ static inline int word_needs_escape(uint64_t w) {
     return ((below | zero_q | zero_b) & highs) != 0;
 }
 
+/* Long texts found to need no escape in this encode_rows call, by where their bytes are: an
+ * entry's sequence text is the input of each of its SFT rows, written three times a row (the
+ * line, alpaca, chat), so most of the bytes are seen before and copied without a scan. The
+ * texts stay where they are while the call's `rows` hold them; the table is emptied per call. */
+#define CLEAN_SLOTS 64
+#define CLEAN_MIN 64 /* shorter texts are scanned again: cheaper than a slot */
+static struct {
+    const char *p;
+    ssz n;
+} clean_seen[CLEAN_SLOTS];
+
+static inline ssz clean_slot(const char *s) { return (ssz)(((uintptr_t)s >> 4) & (CLEAN_SLOTS - 1)); }
+
 /* the escaped body of a JSON string, as json's encode_basestring writes it */
 static int put_escaped(buf *b, const char *s, ssz n) {
     static const char hex[] = "0123456789abcdef";
+    if (n >= CLEAN_MIN && clean_seen[clean_slot(s)].p == s && clean_seen[clean_slot(s)].n == n) return put(b, s, n);
     ssz run = 0;
     for (ssz i = 0; i < n; i++) {
         while (i + 8 <= n) { /* skip clean words */
@@ -84,6 +98,10 @@ static int put_escaped(buf *b, const char *s, ssz n) {
             k = 6;
         }
         if (put(b, e, k) < 0) return -1;
+    }
+    if (run == 0 && n >= CLEAN_MIN) { /* no escape: remember it */
+        clean_seen[clean_slot(s)].p = s;
+        clean_seen[clean_slot(s)].n = n;
     }
     return put(b, s + run, n - run);
 }
@@ -173,6 +191,7 @@ static PyObject *encode_rows(PyObject *self, PyObject *args) {
      * per 4 KB (as much as the writing itself) */
     static buf lines = {0}, alpaca = {0}, chat = {0};
     lines.n = alpaca.n = chat.n = 0;
+    memset(clean_seen, 0, sizeof clean_seen); /* the last call's texts may be gone */
     PyObject *result = NULL;
     int r = 0;
     for (ssz i = 0; i < PyList_GET_SIZE(rows) && r == 0; i++) {
