@@ -300,3 +300,29 @@ def test_entries_of_the_compiled_reader_are_whole_records():
         assert fast == built and pickle.loads(pickle.dumps(fast)) == built and fast.source == "f:1"
         with pytest.raises(dataclasses.FrozenInstanceError):
             fast.entry_name = "x"
+
+
+def test_grouped_comments_same_with_and_without_the_compiled_grouping(monkeypatch):
+    """_comments groups the cleaned texts by topic (topics in first-seen order, empty texts
+    dropped) in C where built: the same dicts as the Python loop, on generated topic lists."""
+    if uniprot._c_group_texts is None:
+        pytest.skip("the compiled reader is not built")
+    rng = random.Random(12)
+    topics_pool = ["FUNCTION", "SUBUNIT", "PTM", "DISEASE", "CATALYTIC ACTIVITY"]
+    cases = [([], [])]
+    for _ in range(2000):
+        n = rng.randint(0, 8)
+        cases.append(([rng.choice(topics_pool) for _ in range(n)], [rng.choice(["", "Binds DNA.", "x"]) for _ in range(n)]))
+    compiled = [uniprot._c_group_texts(t, x) for t, x in cases]
+    for (topics, texts), got in zip(cases, compiled):
+        want: dict = {}
+        for topic, text in zip(topics, texts):
+            if text:
+                want.setdefault(topic, []).append(text)
+        want = {k: tuple(v) for k, v in want.items()}
+        assert got == want and list(got) == list(want) and all(type(v) is tuple for v in got.values())
+    assert uniprot._c_group_texts(["FUNCTION"], [None]) is None  # not a str: Python groups
+    texts = _entry_texts()  # whole entries read with the C grouping and without
+    grouped = [_compiled(t) for t in texts]
+    monkeypatch.setattr(uniprot, "_c_group_texts", None)
+    assert grouped == [_compiled(t) for t in texts] and sum(g is not None for g in grouped) >= 10

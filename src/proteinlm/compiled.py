@@ -23,6 +23,8 @@ def compiled_module(module: str):
 
 
 def compiled(name: str, module: str = FLATFILE):
-    """The function `name` of a C extension `module`, or None where it is not to be used."""
+    """The function `name` of a C extension `module`, or None where it is not to be used (also
+    where an extension built from older sources lacks it: an editable install not rebuilt after a
+    pull reads with the Python code instead of failing at import)."""
     found = compiled_module(module)
-    return None if found is None else getattr(found, name)
+    return None if found is None else getattr(found, name, None)

@@ -190,6 +190,8 @@ static inline int replace(const char *s, ssz n, const char *old, const char *new
 
 /* text.clean_comments(topics, texts) for ASCII texts, else None (_textclean.c) */
 PyObject *clean_comments_c(PyObject *self, PyObject *args);
+/* uniprot._comments' grouping of cleaned texts by topic (_textclean.c) */
+PyObject *group_texts_c(PyObject *self, PyObject *args);
 PyObject *cut_pieces_c(PyObject *self, PyObject *args); /* _pieces.c */
 
 #endif
