@@ -4,6 +4,7 @@
 #define PROTEINLM_CTEXT_H
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 
 typedef Py_ssize_t ssz;
@@ -59,6 +60,31 @@ static inline ssz rfind(const char *s, ssz n, const char *needle, ssz start, ssz
         len = p - (s + start);
     }
     return -1;
+}
+
+/* 8 bytes at a time: the high bit of each byte of w equal to c (exact for any byte value: the
+ * "has a zero byte" trick without its false positives) */
+static inline uint64_t load8(const char *s) {
+    uint64_t w;
+    memcpy(&w, s, 8);
+    return w;
+}
+
+static inline uint64_t bytes_equal(uint64_t w, unsigned char c) {
+    const uint64_t low7 = 0x7F7F7F7F7F7F7F7FULL;
+    uint64_t x = w ^ (0x0101010101010101ULL * c);
+    return ~(((x & low7) + low7) | x | low7);
+}
+
+/* whether s[0:n] holds byte a followed by byte b: byte k of the word at i and byte k of the word
+ * at i + 1 are s[i + k] and s[i + k + 1] */
+static inline int has_pair(const char *s, ssz n, char a, char b) {
+    ssz i = 0;
+    for (; i + 9 <= n; i += 8)
+        if (bytes_equal(load8(s + i), (unsigned char)a) & bytes_equal(load8(s + i + 1), (unsigned char)b)) return 1;
+    for (; i + 1 < n; i++)
+        if (s[i] == a && s[i + 1] == b) return 1;
+    return 0;
 }
 
 static inline int starts(const char *s, ssz n, const char *prefix) {

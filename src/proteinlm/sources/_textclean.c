@@ -189,6 +189,26 @@ static int drop_space_before_punct(const char *s, ssz n, buf *out) {
 
 static int contains(const buf *b, const char *needle) { return find(b->p ? b->p : "", b->n, needle, 0, b->n) >= 0; }
 
+/* whether `b` holds the two bytes x, y in a row (has_pair: 8 bytes at a time) */
+static int contains_pair(const buf *b, char x, char y) { return b->p && has_pair(b->p, b->n, x, y); }
+
+/* whether _SPACE_BEFORE_PUNCT matches: a space before one of ".,;:)" (most texts have none: then
+ * drop_space_before_punct would only copy them) */
+static int has_space_before_punct(const buf *b) {
+    const char *s = b->p;
+    ssz n = b->n, i = 0;
+    if (!s) return 0;
+    for (; i + 9 <= n; i += 8) {
+        uint64_t next = load8(s + i + 1);
+        uint64_t punct = bytes_equal(next, '.') | bytes_equal(next, ',') | bytes_equal(next, ';') |
+                         bytes_equal(next, ':') | bytes_equal(next, ')');
+        if (bytes_equal(load8(s + i), ' ') & punct) return 1;
+    }
+    for (; i + 1 < n; i++)
+        if (s[i] == ' ' && is_close_punct(s[i + 1])) return 1;
+    return 0;
+}
+
 static void swap(buf *a, buf *b) {
     buf t = *a;
     *a = *b;
@@ -208,13 +228,17 @@ static int clean(buf *a, buf *b) {
         if (split_join(SRC, b) < 0) return -1;
         swap(a, b);
     }
-    ssz w = 0; /* while "  " in text: text = text.replace("  ", " ") */
-    for (ssz i = 0; i < a->n; i++)
-        if (!(a->p[i] == ' ' && w && a->p[w - 1] == ' ')) a->p[w++] = a->p[i];
-    a->n = w;
-    if (drop_space_before_punct(SRC, b) < 0) return -1;
-    swap(a, b);
-    if (contains(a, "( ") || contains(a, "()")) {
+    if (contains_pair(a, ' ', ' ')) { /* while "  " in text: text = text.replace("  ", " ") */
+        ssz w = 0;
+        for (ssz i = 0; i < a->n; i++)
+            if (!(a->p[i] == ' ' && w && a->p[w - 1] == ' ')) a->p[w++] = a->p[i];
+        a->n = w;
+    }
+    if (has_space_before_punct(a)) {
+        if (drop_space_before_punct(SRC, b) < 0) return -1;
+        swap(a, b);
+    }
+    if (contains_pair(a, '(', ' ') || contains_pair(a, '(', ')')) {
         if (replace(SRC, "( ", "(", b) < 0) return -1;
         swap(a, b);
         if (replace(SRC, "()", "", b) < 0) return -1;
@@ -224,7 +248,7 @@ static int clean(buf *a, buf *b) {
         if (split_join(SRC, b) < 0) return -1;
         swap(a, b);
     }
-    if (contains(a, "..")) { /* _DOUBLE_PERIOD: a run of exactly two periods becomes one */
+    if (contains_pair(a, '.', '.')) { /* _DOUBLE_PERIOD: a run of exactly two periods becomes one */
         ssz o = 0, i = 0;
         while (i < a->n) {
             if (a->p[i] != '.') {
