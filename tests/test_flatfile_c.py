@@ -312,7 +312,8 @@ def test_grouped_comments_same_with_and_without_the_compiled_grouping(monkeypatc
     cases = [([], [])]
     for _ in range(2000):
         n = rng.randint(0, 8)
-        cases.append(([rng.choice(topics_pool) for _ in range(n)], [rng.choice(["", "Binds DNA.", "x"]) for _ in range(n)]))
+        topics = [rng.choice(topics_pool) for _ in range(n)]
+        cases.append((topics, [rng.choice(["", "Binds DNA.", "x"]) for _ in range(n)]))
     compiled = [uniprot._c_group_texts(t, x) for t, x in cases]
     for (topics, texts), got in zip(cases, compiled):
         want: dict = {}

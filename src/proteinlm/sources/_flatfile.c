@@ -592,7 +592,8 @@ done:
 
 static PyMethodDef methods[] = {
     {"entry_fields", entry_fields, METH_VARARGS,
-     "entry_fields(text, skipped_topics[, end]) -> tuple of the fields of the entry text[:end], or None (let the Python parser read it)"},
+     "entry_fields(text, skipped_topics[, end]) -> tuple of the fields of the entry text[:end], or None "
+     "(let the Python parser read it)"},
     {"clean_comments", clean_comments_c, METH_VARARGS,
      "clean_comments(topics, texts) -> the cleaned texts as text.clean_comments gives them, or None (not ASCII)"},
     {"group_texts", group_texts_c, METH_VARARGS,

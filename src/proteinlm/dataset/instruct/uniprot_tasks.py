@@ -4,9 +4,9 @@ The six published tasks (function, subunit structure, involvement in disease, po
 modification, tissue specificity, induction) plus subcellular location, domain and catalytic
 activity. The instruction is one of several paraphrases so that a model learns the task rather
 than one wording; the choice is the task's own number of the accession's `stable_choices` (a
-hash), so outputs are reproducible across processes and machines. The output is the topic's text as UniProt curators wrote it
-(cleaned, joined into one paragraph); only catalytic activity is phrased, since bare reaction
-equations are not an answer a reader would write.
+hash), so outputs are reproducible across processes and machines. The output is the topic's text
+as UniProt curators wrote it (cleaned, joined into one paragraph); only catalytic activity is
+phrased, since bare reaction equations are not an answer a reader would write.
 """
 
 from __future__ import annotations
