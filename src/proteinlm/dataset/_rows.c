@@ -320,21 +320,18 @@ static PyObject *upper_letters(PyObject *self, PyObject *s) {
  * byte, and a byte's high bit tells its class exactly. */
 #define ONES 0x0101010101010101ULL
 #define HIGH 0x8080808080808080ULL
-/* the high bit of each byte of w equal to c */
-#define BYTES_EQUAL(w, c) (~(((w) ^ ((c) * ONES)) + 0x7F * ONES) & HIGH)
 
 static int already_clean(const char *s, ssz n) {
     if (s[0] == ' ' || s[n - 1] == ' ') return 0;
     ssz i = 0;
     uint64_t after_space = 0; /* the previous word's last byte was a space: byte 0's high bit */
     for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, s + i, 8);
+        uint64_t w = load8(s + i);
         if (((w + 0x01 * ONES) | ~(w + 0x60 * ONES)) & HIGH) return 0; /* a byte >= 0x7f or < 0x20 */
-        uint64_t sp = BYTES_EQUAL(w, 0x20);
+        uint64_t sp = bytes_equal(w, ' '); /* _ctext.h */
         if (sp & ((sp << 8) | after_space)) return 0; /* a space right after a space */
         after_space = sp >> 56;
-        for (uint64_t nn = BYTES_EQUAL(w, 'N'); nn; nn &= nn - 1) {
+        for (uint64_t nn = bytes_equal(w, 'N'); nn; nn &= nn - 1) {
             ssz at = i + (__builtin_ctzll(nn) >> 3);
             if (n - at >= 5 && memcmp(s + at, "Note=", 5) == 0) return 0;
         }

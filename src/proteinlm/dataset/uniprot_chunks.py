@@ -10,8 +10,8 @@ cuts the input into pieces (str.find) and collects results.
 from __future__ import annotations
 
 import gc
-from contextlib import contextmanager
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -131,22 +131,22 @@ def write_subset(
             continue
         base = out / subset / f"{split}-{index:05d}"
         shard = GzipShard(base.with_name(base.name + ".jsonl.gz")) if "jsonl.gz" in opts.formats else None
-        parts = None
+        export = None  # this split's export parts (SFT rows only)
         if key == "sft":  # the exports' files themselves where this process holds them
             direct = _worker.get("exports")
             part_name = f"{subset.replace('/', '-')}-{index:05d}-{split}"
-            parts = DirectPart(direct, split) if direct else ExportParts(out, part_name)
+            export = DirectPart(direct, split) if direct else ExportParts(out, part_name)
         for i in range(0, len(part), _BATCH):
-            lines, alpaca, chat = encoded_rows(part[i : i + _BATCH], parts is not None)
-            if parts is not None:
-                parts.add(alpaca, chat)
+            lines, alpaca, chat = encoded_rows(part[i : i + _BATCH], export is not None)
+            if export is not None:
+                export.add(alpaca, chat)
             if shard is not None:
                 shard.write(lines)
             del lines, alpaca, chat
         if shard is not None:
             shard.close()
-        if parts is not None:
-            exports[split] = (*parts.close(), len(part))
+        if export is not None:
+            exports[split] = (*export.close(), len(part))
         if "parquet" in opts.formats:
             write_parquet(base.with_name(base.name + ".parquet"), part, _REPEATED.get(subset))
     return exports

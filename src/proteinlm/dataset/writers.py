@@ -12,8 +12,8 @@ import hashlib
 import json
 import os
 from functools import lru_cache
-from operator import itemgetter
 from json.encoder import encode_basestring
+from operator import itemgetter
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 

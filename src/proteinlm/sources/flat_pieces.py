@@ -29,16 +29,9 @@ def flat_pieces(path: str | Path) -> Iterator[tuple[str, int]]:
     if _c_cut_pieces is None:
         yield from _text_pieces(path)
         return
-    name = str(path)
     with open_binary(path) as fh:
         rest, line, first, held_cr = b"", 1, True, False  # rest: the piece still open, from line `line`
-        while True:
-            try:
-                chunk = fh.read(_CHUNK)
-            except READ_ERRORS as exc:
-                raise SourceError(f"{name}: cannot read (truncated or corrupt?): {exc}") from exc
-            if not chunk:
-                break
+        for chunk in _reads(fh, path):
             chunk, held_cr = _lf_only(chunk, held_cr)
             data = rest + chunk if rest else chunk
             pieces, consumed, line = _c_cut_pieces(data, line)
@@ -51,6 +44,19 @@ def flat_pieces(path: str | Path) -> Iterator[tuple[str, int]]:
         text = (rest + b"\n" if held_cr else rest).decode("utf-8", "replace")
         if text.strip():
             yield text, line
+
+
+def _reads(fh, path: str | Path) -> Iterator:
+    """`fh`'s content, `_CHUNK` bytes or characters at a time; a failed read (a truncated gzip, a
+    disk error) stops with a `SourceError` naming the file."""
+    while True:
+        try:
+            chunk = fh.read(_CHUNK)
+        except READ_ERRORS as exc:
+            raise SourceError(f"{path}: cannot read (truncated or corrupt?): {exc}") from exc
+        if not chunk:
+            return
+        yield chunk
 
 
 def _lf_only(chunk: bytes, held_cr: bool) -> tuple[bytes, bool]:
@@ -69,16 +75,9 @@ def _lf_only(chunk: bytes, held_cr: bool) -> tuple[bytes, bool]:
 
 def _text_pieces(path: str | Path) -> Iterator[tuple[str, int]]:
     """`flat_pieces` without the compiled cutting loop: the file read as text, cut in Python."""
-    name = str(path)
     with open_text(path) as fh:
         buf, line = "", 1  # `line` is the line number of buf[0]
-        while True:
-            try:
-                chunk = fh.read(_CHUNK)
-            except READ_ERRORS as exc:
-                raise SourceError(f"{name}: cannot read (truncated or corrupt?): {exc}") from exc
-            if not chunk:
-                break
+        for chunk in _reads(fh, path):
             buf += chunk
             pos = 0
             for end, newlines in _cut_py(buf):
