@@ -177,8 +177,13 @@ static int hyphen_wrap(const char *r, ssz n, buf *out) {
     out->n = 0;
     ssz last = 0, i = 1;
     while (i + 3 < n) {
-        if (r[i] == '-' && r[i + 1] == '\n' && r[i + 2] == 'C' && r[i + 3] == 'C' && r[i - 1] != '-' &&
-            !is_ws((unsigned char)r[i - 1])) {
+        /* a match's "-" ends a line: jump from line end to line end, not byte by byte */
+        const char *nl = memchr(r + i + 1, '\n', (size_t)(n - i - 1));
+        if (!nl) break;
+        ssz j = nl - r;
+        i = j - 1;
+        if (i + 3 >= n) break;
+        if (r[i] == '-' && r[j + 1] == 'C' && r[j + 2] == 'C' && r[i - 1] != '-' && !is_ws((unsigned char)r[i - 1])) {
             ssz k = i + 4;
             while (k < n && r[k] == ' ') k++;
             ssz m = k - (i + 4), end = -1;
@@ -194,7 +199,7 @@ static int hyphen_wrap(const char *r, ssz n, buf *out) {
                 continue;
             }
         }
-        i++;
+        i = j;
     }
     return put(out, r + last, n - last);
 }
@@ -257,11 +262,10 @@ static ssz first_after(const char *t, ssz n, ssz start, ssz dflt) {
     return dflt;
 }
 
-/* _DR_ID.findall(t, first, endpos) with _DR_ID = r"\nDR   \w+; ([^;\n]+);" */
-static int dr_ids(const char *t, ssz n, const char *code, ssz start, ssz end, PyObject *out) {
-    ssz first = find(t, n, code, start, end);
+/* _DR_ID.findall(t, first, endpos) with _DR_ID = r"\nDR   \w+; ([^;\n]+);", first the "\n" of the
+ * first line of a database (-1: none) and endpos the end of its last line */
+static int dr_ids(const char *t, ssz n, ssz first, ssz last, PyObject *out) {
     if (first < 0) return 0;
-    ssz last = rfind(t, n, code, first, end);
     ssz endpos = find(t, n, "\n", last + 1, n);
     if (endpos < 0) return 0; /* findall(t, first, -1) finds nothing (t ends with a newline) */
     ssz p = first;
@@ -289,17 +293,54 @@ static int dr_ids(const char *t, ssz n, const char *code, ssz start, ssz end, Py
     return 0;
 }
 
-/* r"PubMed=(\w+)" findall in t[start:end] */
+/* The cross-reference block in one pass over its lines, from `dr` (a "\n") to `sq`: where the
+ * first KW line starts (t.find("\nKW   ", dr, sq), -1: none) and, before it, the first and last
+ * "DR   GO; " and "DR   PDB; " lines (the find and rfind of each code in [dr, dr_end)). Four
+ * searches of the block, each a memchr per line, cost twice this reader's other work. */
+typedef struct {
+    ssz kw, go_first, go_last, pdb_first, pdb_last;
+} xrefs;
+
+static void scan_xrefs(const char *t, ssz dr, ssz sq, xrefs *x) {
+    x->kw = x->go_first = x->go_last = x->pdb_first = x->pdb_last = -1;
+    for (ssz p = dr; p >= 0 && p + 6 <= sq;) { /* t[p] == '\n': a line starts at p + 1 */
+        const char *l = t + p + 1;
+        if (l[0] == 'K' && l[1] == 'W' && l[2] == ' ' && l[3] == ' ' && l[4] == ' ') {
+            x->kw = p;
+            return;
+        }
+        /* lines before sq end before it: a whole code fits in the line when it matches */
+        if (l[0] == 'D' && l[1] == 'R' && l[2] == ' ' && l[3] == ' ' && l[4] == ' ') {
+            if (p + 10 <= sq && memcmp(l + 5, "GO; ", 4) == 0) {
+                if (x->go_first < 0) x->go_first = p;
+                x->go_last = p;
+            } else if (p + 11 <= sq && memcmp(l + 5, "PDB; ", 5) == 0) {
+                if (x->pdb_first < 0) x->pdb_first = p;
+                x->pdb_last = p;
+            }
+        }
+        const char *nl = memchr(l, '\n', (size_t)(sq - p - 1));
+        p = nl ? nl - t : -1;
+    }
+}
+
+/* r"PubMed=(\w+)" findall in t[start:end]: each "=" (rarer than the "P" a search for the whole
+ * word would stop at in every author list) that ends "PubMed=" */
 static int pubmed_ids(const char *t, ssz n, ssz start, ssz end, PyObject *out) {
-    ssz p = start;
-    while ((p = find(t, n, "PubMed=", p, end)) >= 0) {
-        ssz k = p + 7;
-        while (k < end && is_word((unsigned char)t[k])) k++;
-        if (k > p + 7) {
-            if (append_str(out, t + p + 7, k - p - 7) < 0) return -1;
-            p = k;
-        } else {
-            p++;
+    (void)n;
+    ssz from = start; /* matches start here or later: after the previous one ("PubMed=PubMed=1") */
+    for (ssz p = start + 6; p < end; p++) { /* p: the "=" of a match at `from` or later */
+        const char *eq = memchr(t + p, '=', (size_t)(end - p));
+        if (!eq) break;
+        p = eq - t;
+        if (p - 6 >= from && memcmp(t + p - 6, "PubMed", 6) == 0) {
+            ssz k = p + 1;
+            while (k < end && is_word((unsigned char)t[k])) k++;
+            if (k > p + 1) {
+                if (append_str(out, t + p + 1, k - p - 1) < 0) return -1;
+                from = k;
+                p = k + 5; /* the next "=" that can end a match; p++ makes it k + 6 */
+            }
         }
     }
     return 0;
@@ -480,10 +521,10 @@ static PyObject *entry_fields(PyObject *self, PyObject *args) {
     if (pubmed_ids(t, n, body, refs_end, pubmed) < 0) goto error;
     ssz dr = cc >= 0 ? first_after(t, n, cc, sq) : refs_end;
     if (cc >= 0 && cc_topics(t + cc, dr - cc, skipped, topics, texts, &b1, &b2, &b3) < 0) goto error;
-    ssz kw_at = find(t, n, "\nKW   ", dr, sq);
-    ssz dr_end = kw_at >= 0 ? kw_at : sq;
-    if (dr_ids(t, n, "\nDR   GO; ", dr, dr_end, go) < 0 || dr_ids(t, n, "\nDR   PDB; ", dr, dr_end, pdb) < 0)
-        goto error;
+    xrefs x;
+    scan_xrefs(t, dr, sq, &x);
+    ssz kw_at = x.kw;
+    if (dr_ids(t, n, x.go_first, x.go_last, go) < 0 || dr_ids(t, n, x.pdb_first, x.pdb_last, pdb) < 0) goto error;
 
     if (kw_at >= 0) { /* " ".join(_block(t, "\nKW   ", kw_at)).strip() */
         b1.n = 0;
@@ -529,15 +570,16 @@ static PyObject *entry_fields(PyObject *self, PyObject *args) {
         }
         long long want = col >= 2 ? number(t, len_a, len_b) : -1;
         if (want < 0) goto bail;
+        /* every character but whitespace, kept by a branch-free step per byte */
         b1.n = 0;
-        ssz a = eol + 1;
-        while (a < n) {
-            while (a < n && is_ws((unsigned char)t[a])) a++;
-            ssz b = a;
-            while (b < n && !is_ws((unsigned char)t[b])) b++;
-            if (b > a && put(&b1, t + a, b - a) < 0) goto error;
-            a = b;
+        if (reserve(&b1, n - eol) < 0) goto error;
+        char *o = b1.p;
+        ssz k = 0;
+        for (ssz a = eol + 1; a < n; a++) {
+            o[k] = t[a];
+            k += !is_ws((unsigned char)t[a]);
         }
+        b1.n = k;
         if (b1.n != want) goto bail;
         if (!(seq = str_of(b1.p ? b1.p : "", b1.n))) goto error;
     }
