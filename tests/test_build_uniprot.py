@@ -1,6 +1,7 @@
 """`proteinlm build uniprot` end to end on the real Swiss-Prot and ENZYME entries."""
 
 import gzip
+import hashlib
 import json
 import os
 import re
@@ -164,6 +165,10 @@ def test_manifest_counts_tokens_with_a_named_tokenizer(tmp_path):
         assert total == sum(plain._encode_counts(texts)), name
     assert [i["path"] for i in m["inputs"]] == real_inputs() + enzyme_inputs()
     assert all(len(i["sha256"]) == 64 and i["bytes"] > 0 for i in m["inputs"])
+    # flat files are hashed as they are parsed, the others by reading them again: both sha256sum's
+    for i in m["inputs"]:
+        data = Path(i["path"]).read_bytes()
+        assert (i["bytes"], i["sha256"]) == (len(data), hashlib.sha256(data).hexdigest()), i["path"]
 
 
 def _split(row, manifest):

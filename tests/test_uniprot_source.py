@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import hashlib
 import re
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from proteinlm.errors import RecordError, SourceError
 from proteinlm.records import ProteinEntry
 from proteinlm.sources import uniprot
-from proteinlm.sources.text import SKIPPED_TOPICS, clean_comment, clean_text
+from proteinlm.sources.text import SKIPPED_TOPICS, HashingReader, clean_comment, clean_text
 from proteinlm.sources.uniprot import guess_format, parse, parse_flat, parse_tsv, parse_xml
 
 FIXTURES = Path(__file__).parent / "fixtures" / "uniprot"
@@ -248,6 +249,38 @@ def test_truncated_gzip_is_a_source_error(tmp_path: Path, name: str) -> None:
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(SourceError, match=re.escape(str(path))):
         list(parse(path))
+
+
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize("compiled_cut", [True, False])
+def test_flat_pieces_hash_the_bytes_they_read(tmp_path: Path, monkeypatch, gz: bool, compiled_cut: bool) -> None:
+    """A flat file read through a HashingReader gives the same pieces, and the reader holds the
+    SHA-256 and size of the whole file (the compressed bytes of a .gz): what `sha256sum` prints,
+    also when the reads end anywhere."""
+    from proteinlm.sources import flat_pieces
+
+    raw = (FIXTURES / "modern.dat").read_bytes() * 3
+    path = tmp_path / ("x.dat.gz" if gz else "x.dat")
+    path.write_bytes(gzip.compress(raw, mtime=0) if gz else raw)
+    if not compiled_cut:
+        monkeypatch.setattr(flat_pieces, "_c_cut_pieces", None)
+    monkeypatch.setattr(flat_pieces, "_CHUNK", 1000)  # many reads, cut anywhere
+    want = list(flat_pieces.flat_pieces(path))
+    reader = HashingReader(hashlib.sha256())
+    assert list(flat_pieces.flat_pieces(path, reader)) == want and len(want) == 3 * len(list(parse(FIXTURES / "modern.dat")))
+    assert reader.done and reader.bytes == path.stat().st_size
+    assert reader.digest.hexdigest() == hashlib.sha256(path.read_bytes()).hexdigest()
+    # a stopped read leaves the reader unfinished: its hash is not of the whole file
+    reader = HashingReader(hashlib.sha256())
+    next(flat_pieces.flat_pieces(path, reader))
+    assert not reader.done
+
+
+def test_hashing_reader_of_a_missing_file_is_a_source_error(tmp_path: Path) -> None:
+    from proteinlm.sources import flat_pieces
+
+    with pytest.raises(SourceError, match="missing.dat"):
+        list(flat_pieces.flat_pieces(tmp_path / "missing.dat", HashingReader(hashlib.sha256())))
 
 
 @pytest.mark.parametrize("name", ["missing.dat", "missing.xml.gz", "missing.tsv"])

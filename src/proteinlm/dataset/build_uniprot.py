@@ -13,6 +13,7 @@ chunk (earlier chunks are parsed again, not rebuilt, because ECoT sampling must 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing as mp
 import time
@@ -38,6 +39,7 @@ from proteinlm.dataset.uniprot_chunks import (
 )
 from proteinlm.dataset.writers import file_info, is_temporary, output_info, remove_temporaries
 from proteinlm.errors import ProteinLMError, RecordError
+from proteinlm.sources.text import HashingReader
 
 
 @dataclass
@@ -107,10 +109,11 @@ def _check_state(out: Path, opts: UniprotBuildOptions) -> dict[int, ChunkStats]:
     return done
 
 
-def _items(opts: UniprotBuildOptions, skipped: list[str]) -> Iterator[Item]:
+def _items(opts: UniprotBuildOptions, skipped: list[str], hashed: dict[str, HashingReader]) -> Iterator[Item]:
     """The build's items in input order: flat-file pieces (parsed by the chunk's worker) and XML/TSV
     entries (parsed here). The same protein from two inputs (e.g. a .dat and an .xml) is kept once:
-    an item whose accession an earlier one had is skipped and reported to `skipped`."""
+    an item whose accession an earlier one had is skipped and reported to `skipped`. A flat file is
+    hashed as it is read (its `HashingReader` goes to `hashed`): no second pass for the manifest."""
     from proteinlm.sources import uniprot
 
     def on_error(err: RecordError) -> None:
@@ -120,7 +123,8 @@ def _items(opts: UniprotBuildOptions, skipped: list[str]) -> Iterator[Item]:
     for path in opts.inputs:
         if uniprot.guess_format(path) == "flat":
             name = str(path)
-            for text, line in uniprot.flat_pieces(path):
+            hashed[name] = hashing = HashingReader(hashlib.sha256())
+            for text, line in uniprot.flat_pieces(path, hashing):
                 acc = uniprot.piece_accession(text)
                 if acc is not None and not seen.add(acc):
                     skipped.append(f"{name}:{line}: duplicate accession {acc} (kept the first)")
@@ -162,6 +166,7 @@ def build_uniprot(opts: UniprotBuildOptions, progress: Callable[[int], None] | N
     pool = mp.get_context("spawn").Pool(opts.workers, init_worker, (opts, mapped)) if opts.workers > 1 else None
     pending: list[tuple] = []
     results: list[ChunkStats] = []
+    hashed: dict[str, HashingReader] = {}  # flat-file inputs, hashed as they are read
 
     def handle(result: ChunkResult, messages: list[str]) -> list:
         """In chunk order: the chunk's skipped records, its state and exports; its ECoT candidates."""
@@ -189,7 +194,7 @@ def build_uniprot(opts: UniprotBuildOptions, progress: Callable[[int], None] | N
         buffer: list[Item] = []
         messages: list[str] = []  # what cutting and XML/TSV parsing reported for this chunk
         index = 0
-        for item in _items(opts, messages):
+        for item in _items(opts, messages, hashed):
             buffer.append(item)
             if len(buffer) >= opts.shard_entries:
                 yield from submit(index, buffer, messages[:])
@@ -219,7 +224,7 @@ def build_uniprot(opts: UniprotBuildOptions, progress: Callable[[int], None] | N
     export_counts = exports.finish(lambda split: shard_rows(out, split))
 
     chunks = sorted(list(done.values()) + results, key=lambda s: s.index)
-    manifest = _manifest(opts, out, chunks, ecot_stats, skipped, export_counts)
+    manifest = _manifest(opts, out, chunks, ecot_stats, skipped, export_counts, hashed)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     wall = time.perf_counter() - started
     run = {"wall_time_s": round(wall, 3), "chunks_built": len(results), "chunks_resumed": len(done), "workers": opts.workers}
@@ -256,7 +261,15 @@ def _sum(dicts) -> dict:
     return dict(sorted(total.items()))
 
 
-def _manifest(opts, out: Path, chunks, ecot_stats, skipped, exports) -> dict:
+def _input_info(path: str, hashed: dict[str, HashingReader]) -> dict:
+    """`file_info` of an input: from its reads if the build hashed it whole while parsing it."""
+    reader = hashed.get(str(path))
+    if reader is None or not reader.done:
+        return file_info(Path(path))
+    return {"path": str(path), "bytes": reader.bytes, "sha256": reader.digest.hexdigest()}
+
+
+def _manifest(opts, out: Path, chunks, ecot_stats, skipped, exports, hashed) -> dict:
     """Everything that describes the output and nothing that varies between identical builds
     (timings go to .state/last_run.json)."""
     all_stats = list(chunks) + list(ecot_stats)
@@ -268,7 +281,7 @@ def _manifest(opts, out: Path, chunks, ecot_stats, skipped, exports) -> dict:
         "builder": "uniprot",
         "version": __version__,
         "options": opts.fingerprint(),
-        "inputs": [file_info(Path(p)) for p in opts.inputs]
+        "inputs": [_input_info(p, hashed) for p in opts.inputs]
         + [file_info(Path(p)) for p in [*opts.enzyme, opts.sifts_enzyme] if p],
         "entries": sum(c.entries for c in chunks),
         "rows": _sum(s.rows for s in all_stats),

@@ -10,14 +10,14 @@ from typing import Iterator
 
 from proteinlm.compiled import compiled
 from proteinlm.errors import SourceError
-from proteinlm.sources.text import READ_ERRORS, open_binary, open_text
+from proteinlm.sources.text import READ_ERRORS, HashingReader, open_binary, open_text
 
 _CHUNK = 1 << 22  # bytes (characters for the text reader) per read: few big reads, then one cutting scan
 # the cutting loop in C (_pieces.c) on bytes, or None: the text reader `_text_pieces` does the same
 _c_cut_pieces = compiled("cut_pieces")
 
 
-def flat_pieces(path: str | Path) -> Iterator[tuple[str, int]]:
+def flat_pieces(path: str | Path, hashing: HashingReader | None = None) -> Iterator[tuple[str, int]]:
     """The raw pieces of a flat file, each an "ID" line up to the next one (the first piece may
     hold text before the first ID line), with the line number it starts at. `parse_flat_piece`
     turns one into an entry, possibly in another process (the build's workers).
@@ -25,13 +25,19 @@ def flat_pieces(path: str | Path) -> Iterator[tuple[str, int]]:
     The file is read in big chunks and cut where an "ID" line starts: one scan finds both the
     entries and those whose "//" is missing (their piece does not end with a "//" line). Pieces
     are UTF-8 text, undecodable bytes replaced, line ends "\n" (universal newlines), as
-    `open_text` reads them."""
+    `open_text` reads them. `hashing`: a `HashingReader` that the file is read through (to its last
+    byte)."""
     if _c_cut_pieces is None:
-        yield from _text_pieces(path)
-        return
-    with open_binary(path) as fh:
+        yield from _text_pieces(path, hashing)
+    else:
+        yield from _byte_pieces(path, hashing)
+
+
+def _byte_pieces(path: str | Path, hashing: HashingReader | None) -> Iterator[tuple[str, int]]:
+    """`flat_pieces` with the compiled cutting loop, on bytes."""
+    with open_binary(path, hashing) as fh:
         rest, line, first, held_cr = b"", 1, True, False  # rest: the piece still open, from line `line`
-        for chunk in _reads(fh, path):
+        for chunk in _reads(fh, path, hashing):
             chunk, held_cr = _lf_only(chunk, held_cr)
             data = rest + chunk if rest else chunk
             pieces, consumed, line = _c_cut_pieces(data, line)
@@ -46,12 +52,15 @@ def flat_pieces(path: str | Path) -> Iterator[tuple[str, int]]:
             yield text, line
 
 
-def _reads(fh, path: str | Path) -> Iterator:
+def _reads(fh, path: str | Path, hashing: HashingReader | None = None) -> Iterator:
     """`fh`'s content, `_CHUNK` bytes or characters at a time; a failed read (a truncated gzip, a
-    disk error) stops with a `SourceError` naming the file."""
+    disk error) stops with a `SourceError` naming the file. At the end, `hashing` reads the
+    file's last bytes, if the reader left any."""
     while True:
         try:
             chunk = fh.read(_CHUNK)
+            if not chunk and hashing is not None:
+                hashing.drain()
         except READ_ERRORS as exc:
             raise SourceError(f"{path}: cannot read (truncated or corrupt?): {exc}") from exc
         if not chunk:
@@ -73,11 +82,11 @@ def _lf_only(chunk: bytes, held_cr: bool) -> tuple[bytes, bool]:
     return chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n"), held
 
 
-def _text_pieces(path: str | Path) -> Iterator[tuple[str, int]]:
+def _text_pieces(path: str | Path, hashing: HashingReader | None) -> Iterator[tuple[str, int]]:
     """`flat_pieces` without the compiled cutting loop: the file read as text, cut in Python."""
-    with open_text(path) as fh:
+    with open_text(path, hashing) as fh:
         buf, line = "", 1  # `line` is the line number of buf[0]
-        for chunk in _reads(fh, path):
+        for chunk in _reads(fh, path, hashing):
             buf += chunk
             pos = 0
             for end, newlines in _cut_py(buf):

@@ -55,27 +55,66 @@ READ_ERRORS = (OSError, EOFError, zlib.error, isal_zlib.error)
 GZIP_MAGIC = b"\x1f\x8b"
 
 
-def open_binary(path: str | Path) -> BinaryIO:
-    """Open `path` for reading bytes, decompressing when it starts with the gzip magic bytes.
+class HashingReader(io.RawIOBase):
+    """A file's bytes as read, fed to `digest` (a hashlib object) on the way: the hash of an input
+    is made from the reads that parse it, not from a second pass over the file, and it is the hash
+    of exactly the bytes that were parsed. `bytes` counts them; `drain` reads what the parser left
+    (a gzip reader stops at the end of its data) so that the hash covers the whole file, and sets
+    `done`."""
+
+    def __init__(self, digest):
+        self._fh = None
+        self.digest, self.bytes, self.done = digest, 0, False
+
+    def open(self, path: str | Path) -> "HashingReader":
+        self._fh = open(path, "rb", buffering=0)
+        return self
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        n = self._fh.readinto(b)
+        if n:
+            self.digest.update(memoryview(b)[:n])
+            self.bytes += n
+        return n
+
+    def drain(self) -> None:
+        block = bytearray(1 << 20)
+        while self.readinto(block):
+            pass
+        self.done = True
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+        super().close()
+
+
+def open_binary(path: str | Path, hashing: HashingReader | None = None) -> BinaryIO:
+    """Open `path` for reading bytes, decompressing when it starts with the gzip magic bytes;
+    through `hashing` (a `HashingReader`, not yet open) when given.
 
     The magic bytes decide, not the suffix: downloads are often renamed or served uncompressed.
     """
     try:
         with open(path, "rb") as fh:
             magic = fh.read(2)
+        raw = io.BufferedReader(hashing.open(path), 1 << 20) if hashing is not None else None
         if magic == GZIP_MAGIC:
             # ISA-L's inflate (python-isal) reads ~2-3x faster than zlib's: the input of a
             # Swiss-Prot or PubMed build is gigabytes of gzip
-            return igzip.open(path, "rb")  # type: ignore[return-value]
-        return open(path, "rb", buffering=1 << 20)
+            return igzip.open(raw if raw is not None else path, "rb")  # type: ignore[return-value]
+        return raw if raw is not None else open(path, "rb", buffering=1 << 20)
     except READ_ERRORS as exc:
         raise SourceError(f"{path}: cannot open: {exc}") from exc
 
 
-def open_text(path: str | Path) -> TextIO:
+def open_text(path: str | Path, hashing: HashingReader | None = None) -> TextIO:
     """Open `path` as UTF-8 text (gzip-aware). Undecodable bytes become U+FFFD rather than stopping
     a multi-GB stream: old releases carry a few Latin-1 characters in free text."""
-    return io.TextIOWrapper(open_binary(path), encoding="utf-8", errors="replace")
+    return io.TextIOWrapper(open_binary(path, hashing), encoding="utf-8", errors="replace")
 
 
 def read_lines(fh: TextIO, path: str | Path) -> Iterator[str]:
