@@ -4,7 +4,8 @@ Workload: the real flat-file entries of ../shared/data/swissprot repeated with f
 entry names until the file holds ≥ 200 MB (`--mb`). Each measurement runs in its own process (peak
 RSS is that process's own). Prints entries/s and MB/s of
   1. Biopython `Bio.SwissProt.parse` (parse only, one core),
-  2. our whole build (parse, clean, documents, SFT, ECoT, token counts, JSONL.gz + Parquet), one core,
+  2. our whole build (parse, clean, documents, SFT, ECoT, token counts, JSONL.gz + Parquet), one core
+     (one-core runs, Biopython's included, are pinned to one CPU where the OS allows it),
   3. the whole build with 2 workers,
 (plus, to show where the time goes, our parser alone and the build without token counts and Parquet)
 and the ratios. Targets: (2) ≥ 2 × (1); peak RSS of (2) and (3) < 500 MB.
@@ -72,9 +73,11 @@ def make_workload(path: Path, target_mb: float) -> int:
 
 
 CHILD = r"""
-import json, resource, sys, time
+import json, os, resource, sys, time
 mode, path, out, workers = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 enzyme = sys.argv[5] if len(sys.argv) > 5 else None
+if workers == 1 and hasattr(os, "sched_setaffinity"):  # "one core" held to one CPU (Biopython's run too)
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 t = time.perf_counter()
 if mode == "biopython":
     from Bio import SwissProt
