@@ -126,6 +126,18 @@ def test_mutated_entries_read_alike_or_are_declined():
     assert compared > 2000, (compared, declined)
 
 
+@pytest.mark.parametrize("space", ["\x1c", "\x1f", "\x0b", "\t", " "])
+def test_taxon_id_whitespace_is_what_int_accepts(space):
+    """str.strip drops \x1c-\x1f, int() does not: the taxon id "\x1f9606" is an error in Python
+    and must not be read by C (found by the mutation test on the fixture's entries)."""
+    t = _entry_texts()[0]
+    i = t.find("\nOX   NCBI_TaxID=") + len("\nOX   NCBI_TaxID=")
+    mutated = t[:i] + space + t[i:]
+    got, want = _compiled(mutated), _python(mutated)
+    assert got is None or got == want
+    assert (want is None) == (space in "\x1c\x1f")
+
+
 def test_non_ascii_and_malformed_entries_are_left_to_python():
     t = _entry_texts()[0]
     assert uniprot._c_fields(t.replace("ID   ", "ID   é", 1), SKIPPED_TOPICS) is None

@@ -506,7 +506,9 @@ static PyObject *entry_fields(PyObject *self, PyObject *args) {
                 b = j;
                 break;
             }
-        strip(t, &a, &b);
+        /* int() strips " " and \t-\r only (not the \x1c-\x1f that str.strip drops) */
+        while (a < b && (t[a] == ' ' || (t[a] >= 9 && t[a] <= 13))) a++;
+        while (b > a && (t[b - 1] == ' ' || (t[b - 1] >= 9 && t[b - 1] <= 13))) b--;
         long long v = number(t, a, b);
         if (v < 0) goto bail;
         if (!(taxon = PyLong_FromLongLong(v))) goto error;
