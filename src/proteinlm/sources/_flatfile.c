@@ -326,8 +326,7 @@ static void scan_xrefs(const char *t, ssz dr, ssz sq, xrefs *x) {
 
 /* r"PubMed=(\w+)" findall in t[start:end]: each "=" (rarer than the "P" a search for the whole
  * word would stop at in every author list) that ends "PubMed=" */
-static int pubmed_ids(const char *t, ssz n, ssz start, ssz end, PyObject *out) {
-    (void)n;
+static int pubmed_ids(const char *t, ssz start, ssz end, PyObject *out) {
     ssz from = start; /* matches start here or later: after the previous one ("PubMed=PubMed=1") */
     for (ssz p = start + 6; p < end; p++) { /* p: the "=" of a match at `from` or later */
         const char *eq = memchr(t + p, '=', (size_t)(end - p));
@@ -346,8 +345,11 @@ static int pubmed_ids(const char *t, ssz n, ssz start, ssz end, PyObject *out) {
     return 0;
 }
 
-/* digits only, at most 18 of them: -1 otherwise */
+/* int(s[a:b]) for a number of at most 18 digits, -1 for anything else (Python then reads the
+ * entry). int() strips " " and \t-\r, not the \x1c-\x1f that str.strip and `strip` also drop. */
 static long long number(const char *s, ssz a, ssz b) {
+    while (a < b && (s[a] == ' ' || (s[a] >= 9 && s[a] <= 13))) a++;
+    while (b > a && (s[b - 1] == ' ' || (s[b - 1] >= 9 && s[b - 1] <= 13))) b--;
     if (b <= a || b - a > 18) return -1;
     long long v = 0;
     for (ssz i = a; i < b; i++) {
@@ -506,9 +508,6 @@ static PyObject *entry_fields(PyObject *self, PyObject *args) {
                 b = j;
                 break;
             }
-        /* int() strips " " and \t-\r only (not the \x1c-\x1f that str.strip drops) */
-        while (a < b && (t[a] == ' ' || (t[a] >= 9 && t[a] <= 13))) a++;
-        while (b > a && (t[b - 1] == ' ' || (t[b - 1] >= 9 && t[b - 1] <= 13))) b--;
         long long v = number(t, a, b);
         if (v < 0) goto bail;
         if (!(taxon = PyLong_FromLongLong(v))) goto error;
@@ -520,7 +519,7 @@ static PyObject *entry_fields(PyObject *self, PyObject *args) {
     if (sq < 0) goto bail;
     ssz cc = find(t, n, "\nCC   ", body, sq);
     ssz refs_end = cc >= 0 ? cc : first_after(t, n, body, sq);
-    if (pubmed_ids(t, n, body, refs_end, pubmed) < 0) goto error;
+    if (pubmed_ids(t, body, refs_end, pubmed) < 0) goto error;
     ssz dr = cc >= 0 ? first_after(t, n, cc, sq) : refs_end;
     if (cc >= 0 && cc_topics(t + cc, dr - cc, skipped, topics, texts, &b1, &b2, &b3) < 0) goto error;
     xrefs x;
