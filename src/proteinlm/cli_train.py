@@ -1,25 +1,17 @@
-"""`proteinlm train ...` and `proteinlm benchgen ...`: thin wrappers (registered by cli.py)."""
+"""`proteinlm train ...`: thin wrappers (registered by cli.py)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.console import Console
 
+from proteinlm.cli_console import console, fail as _fail
 from proteinlm.errors import ProteinLMError
 
 train_app = typer.Typer(help="Continued pretraining and SFT (TRL + PEFT; run under `accelerate launch` for GPUs).",
                         no_args_is_help=True)
-benchgen_app = typer.Typer(help="Generate benchmark questions.", no_args_is_help=True)
-console = Console(stderr=True)
-
-
-def _fail(exc: Exception) -> None:
-    console.print(f"[bold red]error:[/] {exc}")
-    raise typer.Exit(code=2)
 
 
 def _train(kind: str, **kw) -> None:
@@ -109,28 +101,3 @@ def train_merge_cmd(
     except ProteinLMError as exc:
         _fail(exc)
     console.print(f"merged model → {path}")
-
-
-@benchgen_app.command("from-uniprot")
-def benchgen_uniprot_cmd(
-    build: Path = typer.Option(..., "--build", help="A `proteinlm build uniprot` output dir (its split decides the proteins)."),
-    inputs: Optional[List[str]] = typer.Option(None, "--input", "-i", help="Swiss-Prot/UniProt files (default: the build's own inputs); repeatable."),
-    out: Path = typer.Option(..., "--out", help="Benchmark JSON (ProteinLMBench shape)."),
-    split: str = typer.Option("validation", "--split", help="Proteins of this split get questions."),
-    options: int = typer.Option(4, "--options", help="Options per question (2-6)."),
-    kinds: Optional[str] = typer.Option(None, "--kinds", help="Comma-separated question kinds (default: all)."),
-    max_residues: int = typer.Option(400, "--max-residues", help="Longer sequences are shown cut, and said to be."),
-    seed: int = typer.Option(0, "--seed"),
-):
-    """Template MCQs with verifiable answers from Swiss-Prot annotations."""
-    from proteinlm.benchgen.from_uniprot import QuestionOptions, questions_from_build
-
-    try:
-        qs, stats = questions_from_build(build, inputs=list(inputs or []), split=split, opts=QuestionOptions(
-            n_options=options, kinds=tuple(kinds.split(",")) if kinds else None, max_residues=max_residues, seed=seed))
-    except ProteinLMError as exc:
-        _fail(exc)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(qs, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    console.print(f"{len(qs)} questions from {stats['proteins']} {split} proteins → {out} "
-                  f"(by kind: {stats['by_kind']}; skipped: {stats['skipped']})")
