@@ -272,7 +272,10 @@ def _build(name: str, source: str, sha256: str, rows: list[_Row], skip_invalid: 
     return Bench(name=name, source=source, sha256=sha256, records=records, skipped=skipped)
 
 
-def _load_bytes(data: bytes, filename: str, source: str, name: str, skip_invalid: bool) -> Bench:
+_Source = tuple[str, str, str, list[_Row]]  # (name, source, sha256, rows), before validation
+
+
+def _load_bytes(data: bytes, filename: str, source: str, name: str) -> _Source:
     sha256 = hashlib.sha256(data).hexdigest()  # of the bytes as stored, so it matches `sha256sum`
     lower = filename.lower()
     if lower.endswith(".gz"):
@@ -288,10 +291,10 @@ def _load_bytes(data: bytes, filename: str, source: str, name: str, skip_invalid
         text = data.decode("utf-8-sig")  # -sig: tolerate the BOM that Excel writes
     except UnicodeDecodeError as e:
         raise BenchDataError(f"{source}: not UTF-8 text (byte {e.start}): {e.reason}") from None
-    return _build(name, source, sha256, reader(text, source), skip_invalid)
+    return name, source, sha256, reader(text, source)
 
 
-def _load_file(path: Path, skip_invalid: bool) -> Bench:
+def _load_file(path: Path) -> _Source:
     if not path.is_file():
         problem = "is not a file" if path.exists() else "not found"
         raise BenchDataError(f"benchmark path {problem}: {path}")
@@ -300,14 +303,14 @@ def _load_file(path: Path, skip_invalid: bool) -> Bench:
     except OSError as e:
         raise BenchDataError(f"cannot read benchmark file {path}: {e}") from None
     stem = re.sub(r"(\.[^.]+)?(\.gz)?$", "", path.name, flags=re.IGNORECASE) or path.name
-    return _load_bytes(data, path.name, str(path), stem, skip_invalid)
+    return _load_bytes(data, path.name, str(path), stem)
 
 
-def _load_sample(skip_invalid: bool) -> Bench:
+def _load_sample() -> _Source:
     resource = resources.files("proteinlm.bench") / "data" / "sample.json"
     if not resource.is_file():
         raise BenchDataError(f"the packaged sample benchmark is missing ({resource}); reinstall proteinlm")
-    return _load_bytes(resource.read_bytes(), "sample.json", str(resource), "sample", skip_invalid)
+    return _load_bytes(resource.read_bytes(), "sample.json", str(resource), "sample")
 
 
 def _offline_requested() -> bool:
@@ -348,7 +351,7 @@ def _forced_offline(enabled: bool) -> Iterator[None]:
             setattr(module, name, value)
 
 
-def _load_hf(spec: str, split: str, skip_invalid: bool) -> Bench:
+def _load_hf(spec: str, split: str) -> _Source:
     # "owner/name" or, as `Bench.source` writes it, "owner/name/config"
     dataset, _, config = spec.rpartition("/") if spec.count("/") == 2 else (spec, "", HF_CONFIG)
     if not _HF_NAME.match(dataset):
@@ -372,7 +375,7 @@ def _load_hf(spec: str, split: str, skip_invalid: bool) -> Bench:
     canonical = json.dumps(rows, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     source = f"hf:{dataset}/{config}" + ("" if split == "train" else f"@{split}")
     indexed: list[_Row] = [(i, None, raw) for i, raw in enumerate(rows)]
-    return _build(dataset, source, hashlib.sha256(canonical.encode()).hexdigest(), indexed, skip_invalid)
+    return dataset, source, hashlib.sha256(canonical.encode()).hexdigest(), indexed
 
 
 def load_bench(spec: str, *, skip_invalid: bool = False, hf_split: str = "train") -> Bench:
@@ -381,13 +384,25 @@ def load_bench(spec: str, *, skip_invalid: bool = False, hf_split: str = "train"
     With skip_invalid=True invalid records are left out and listed in `Bench.skipped`; file-level
     problems (unreadable file, broken JSON) always raise BenchDataError.
     """
+    name, source, sha256, rows = _source(spec, hf_split)
+    return _build(name, source, sha256, rows, skip_invalid)
+
+
+def raw_rows(spec: str, *, hf_split: str = "train") -> tuple[str, list[_Row]]:
+    """(source, rows) before validation, for `bench check`: a row is (index, line or None, raw record
+    or the exception it could not be parsed to); `validate_record` validates a raw record."""
+    _, source, _, rows = _source(spec, hf_split)
+    return source, rows
+
+
+def _source(spec: str, hf_split: str) -> _Source:
     spec = str(spec).strip()
     if spec == "sample":
-        return _load_sample(skip_invalid)
+        return _load_sample()
     if spec.startswith("hf:"):
-        return _load_hf(spec[3:], hf_split, skip_invalid)
+        return _load_hf(spec[3:], hf_split)
     path = Path(spec).expanduser()
     # "owner/name" means the Hub only when it is not a local file and does not look like one
     if path.exists() or _FILE_SUFFIX.search(spec) or not _HF_NAME.match(spec):
-        return _load_file(path, skip_invalid)
-    return _load_hf(spec, hf_split, skip_invalid)
+        return _load_file(path)
+    return _load_hf(spec, hf_split)
