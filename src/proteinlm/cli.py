@@ -207,6 +207,34 @@ def build_pack_cmd(
     typer.echo(f"{stats['documents']} documents, {stats['tokens']} tokens → {stats['rows']} rows of {seq_len} in {stats['dir']}")
 
 
+@build_app.command("decontaminate")
+def build_decontaminate_cmd(
+    builds: List[str] = typer.Option(..., "--build", help="Build directory (pretrain/ and sft/ shards); repeatable."),
+    benches: List[str] = typer.Option(..., "--bench", help="Benchmark: JSON/JSONL/CSV file or `sample`; repeatable."),
+    provenance: Optional[List[str]] = typer.Option(None, "--provenance", help="benchgen from-papers provenance.jsonl: "
+                                                   "drop the source articles of its questions; repeatable."),
+    ngram: int = typer.Option(13, "--ngram", help="Words per n-gram (normalised text)."),
+    mode: str = typer.Option("report", "--mode", help="report | drop (writes OUT/<build>/ without contaminated documents)."),
+    workers: int = typer.Option(1, "--workers", help="Processes scanning shards in parallel (same report)."),
+    out: Path = typer.Option(..., "--out", help="Writes OUT/decontamination.json (a killed run resumes here)."),
+):
+    """Benchmark questions found in a build's documents (n-gram overlap), per question and subset."""
+    from proteinlm.dataset.decontaminate import DecontaminateOptions, decontaminate
+    from proteinlm.dataset.decontaminate_report import summary
+
+    opts = DecontaminateOptions(builds=list(builds), benches=list(benches), provenance=list(provenance or []),
+                                ngram=ngram, mode=mode, workers=workers, out=str(out))
+    try:
+        with _progress() as bar:
+            task = bar.add_task("scanning shards", total=None)
+            report = decontaminate(opts, progress=lambda n: bar.advance(task, n))
+    except ProteinLMError as exc:
+        _fail(exc)
+    typer.echo(summary(report), nl=False)
+    dropped = f"; builds without them in {', '.join(b['out'] for b in report['builds'])}" if mode == "drop" else ""
+    console.print(f"report → {out / 'decontamination.json'}{dropped}")
+
+
 @build_app.command("all")
 def build_all_cmd(
     config: Path = typer.Option(..., "--config", help="build.yaml listing the inputs of each subset."),

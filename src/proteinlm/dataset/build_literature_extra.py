@@ -148,9 +148,9 @@ def pack_subsets(subset_dirs: list[str], out: str | Path, *, seq_len: int = 2048
     """Pack the train shards of `subset_dirs` (in the order given) into OUT/packed/."""
     from dataclasses import asdict
 
-    from proteinlm.dataset.build_literature import iter_texts
     from proteinlm.dataset.pack import pack_documents
     from proteinlm.dataset.tokens import TokenCounter
+    from proteinlm.dataset.writers import iter_texts
 
     counter = TokenCounter(tokenizer)
     if counter.tokenizer is None:
@@ -195,7 +195,7 @@ def build_all(config: str | Path, out: str | Path, *, workers: int = 1, tokenize
     except (OSError, yaml.YAMLError) as exc:
         raise ProteinLMError(f"{config}: cannot read the build config: {exc}") from exc
     base, out = config.parent, Path(out)
-    unknown = set(cfg) - {"uniprot", "pubmed", "pmc", "seq_in_text", "bilingual", "pack", "options", "executor"}
+    unknown = set(cfg) - {"uniprot", "pubmed", "pmc", "seq_in_text", "bilingual", "decontaminate", "pack", "options", "executor"}
     if unknown:
         raise ProteinLMError(f"{config}: unknown sections {sorted(unknown)}")
     spec = ExecutorSpec.from_config(cfg.get("executor"))  # literature subsets only; uniprot runs here
@@ -233,6 +233,13 @@ def build_all(config: str | Path, out: str | Path, *, workers: int = 1, tokenize
         dirs.append(str(out / subset))
     if pending:
         return {"builder": "all", "submitted": pending, "executor": spec.type}
+    decontamination = None
+    if "decontaminate" in cfg:  # after the subsets, before packing: drop mode packs the filtered copies
+        from proteinlm.dataset.decontaminate import decontaminate_step
+
+        if progress:
+            progress("decontaminate")
+        decontamination, dirs = decontaminate_step(cfg["decontaminate"] or {}, base, dirs, out, workers)
     packed = None
     if "pack" in cfg and tokenizer != "none":
         if progress:
@@ -245,6 +252,8 @@ def build_all(config: str | Path, out: str | Path, *, workers: int = 1, tokenize
               "tokens": None if tok_name is None else sum(r["tokens"] or 0 for r in table.values())}
     manifest = {"builder": "all", "config": file_info(config), "tokenizer": tok_name, "subsets": table,
                 "total": totals, "packed": packed}
+    if decontamination is not None:
+        manifest["decontamination"] = decontamination
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     (out / "token_table.md").write_text(token_table(manifest))
     return manifest
@@ -256,6 +265,11 @@ def token_table(manifest: dict) -> str:
     for name, r in rows:
         tok = "-" if r["tokens"] is None else f"{r['tokens']:,}"
         lines.append(f"| {name} | {r['documents']:,} | {tok} |")
+    if manifest.get("decontamination"):
+        d = manifest["decontamination"]
+        lines.append("")
+        lines.append(f"Decontamination ({d['ngram']}-grams, {d['mode']}): {d['contaminated_questions']} of {d['questions']} "
+                     f"questions found in {d['contaminated_documents']:,} documents; report in {d['dir']}/")
     if manifest.get("packed"):
         p = manifest["packed"]
         lines.append("")
