@@ -137,6 +137,8 @@ class OpenAIBackend(Backend):
         )
         # set once a server rejects max_tokens=0 for scoring, so later requests skip the failed try
         self._score_max_tokens = 0
+        # cleared once the server rejects response_format json_schema (structured generation)
+        self._structured_ok = True
 
     def __repr__(self) -> str:
         return f"OpenAIBackend(model={self.name!r}, base_url={self.base_url!r}, chat={self.chat})"
@@ -235,7 +237,12 @@ class OpenAIBackend(Backend):
             ) from None
 
     # ------------------------------------------------------------------ generation
-    def generate(self, prompts: Sequence[Prompt], params: GenerationParams) -> list[Generation]:
+    def generate(
+        self, prompts: Sequence[Prompt], params: GenerationParams, *, json_schema: dict | None = None
+    ) -> list[Generation]:
+        """`json_schema`: ask for structured output (`response_format` json_schema, as vLLM, llama.cpp
+        server and OpenAI accept); a server that rejects the field is asked again without it, and
+        later calls leave it out (the caller must read JSON from free text then)."""
         common: dict = {
             "model": self.name,
             "temperature": float(params.temperature),
@@ -252,7 +259,7 @@ class OpenAIBackend(Backend):
 
         def run(prompt: Prompt) -> Generation:
             if self.chat:
-                data = self._post("chat/completions", {**common, "messages": chat_messages(prompt)})
+                data = self._post_structured({**common, "messages": chat_messages(prompt)}, json_schema)
                 text = (data["choices"][0].get("message") or {}).get("content") or ""
             else:
                 data = self._post("completions", {**common, "prompt": self.render(prompt)})
@@ -269,6 +276,20 @@ class OpenAIBackend(Backend):
             )
 
         return self._map(run, list(prompts))
+
+    def _post_structured(self, body: dict, json_schema: dict | None) -> dict:
+        if json_schema is None or not self._structured_ok:
+            return self._post("chat/completions", body)
+        fmt = {"type": "json_schema", "json_schema": {"name": "reply", "schema": json_schema}}
+        try:
+            return self._post("chat/completions", {**body, "response_format": fmt})
+        except _HTTPStatus as e:
+            if e.status not in (400, 422) or not re.search(r"response_format|json_schema|schema", e.detail, re.I):
+                raise
+            self._structured_ok = False
+            log.warning("%s does not take response_format json_schema (%s); asking for JSON in text",
+                        self.base_url, e.detail[:200])
+            return self._post("chat/completions", body)
 
     # ------------------------------------------------------------------ scoring
     def _unsupported(self, why: str) -> BackendUnsupported:
