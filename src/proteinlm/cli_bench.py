@@ -133,7 +133,7 @@ def bench_export_lm_eval(
     prompt: str = typer.Option("official", "--prompt", help="official | letter | template file."),
     out: Path = typer.Option(..., "--out", help="Directory for the lm-evaluation-harness task."),
     task_name: Optional[str] = typer.Option(None, "--task-name", help="Default: proteinlm_<bench>_<prompt>."),
-    skip_invalid: bool = typer.Option(False, "--skip-invalid"),
+    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Leave invalid records out instead of stopping."),
 ):
     """Write an lm-evaluation-harness task (YAML + utils) for the same questions and prompt."""
     import re
@@ -151,3 +151,26 @@ def bench_export_lm_eval(
         _fail(exc)
     for p in paths:
         typer.echo(str(p))
+
+
+@bench_app.command("check")
+def bench_check(
+    bench_spec: str = typer.Argument(..., help="JSON/JSONL/CSV file, `sample`, or hf:owner/name."),
+    as_json: bool = typer.Option(False, "--json", help="Print the whole report as JSON on stdout instead of the table."),
+):
+    """Lint a benchmark file: option counts, answer spread, duplicates, stale explanations, CSV cuts,
+    abstention clashes. Exits 1 on errors that make scoring wrong (warnings do not count)."""
+    import json
+
+    from proteinlm.bench.lint import lint_bench, print_report
+
+    try:
+        report = lint_bench(bench_spec)
+    except ProteinLMError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=1, ensure_ascii=False))
+    else:
+        print_report(report, Console())
+    if report.errors:
+        raise typer.Exit(code=1)
