@@ -23,12 +23,12 @@ from typing import Iterator
 
 import numpy as np
 
-from proteinlm.dataset.ngrams import BenchNgrams, doc_bounds, doc_words, encode_batch
+from proteinlm.dataset.ngrams import BenchNgrams, encode_batch, split_words
 from proteinlm.errors import SourceError
 
 SFT_FIELDS = ("instruction", "input", "output")
 _SHARD_NAME = re.compile(r"^(?P<split>[A-Za-z0-9_]+)-\d+\.(?P<fmt>jsonl\.gz|parquet)$")
-BATCH_CHARS = 4 << 20  # text per numpy pass: big enough to amortise it, small enough to stay flat
+BATCH_CHARS = 1 << 20  # text per numpy pass (~40 bytes of arrays per byte): amortised, and flat
 
 
 @dataclass(frozen=True)
@@ -145,13 +145,12 @@ def scan_shard(shard: ShardRef, bench: BenchNgrams, provenance: Provenance | Non
 
     def flush() -> None:
         nonlocal documents, words, pending_chars
-        fields = [row_fields(r) for r in pending]
-        ids = bench.ids(encode_batch(fields))
-        bounds = doc_bounds(ids)
-        counts = doc_words(ids, bounds)
+        batch = split_words(encode_batch([row_fields(r) for r in pending]))
+        counts = np.bincount(batch.doc, minlength=len(pending))
         per_doc: dict[int, dict[int, set[int]]] = {}
-        for pos, g in bench.matches(ids):
-            d = int(np.searchsorted(bounds, pos, side="right")) - 1
+        found = bench.matches(batch)
+        docs_of = batch.doc[[k for k, _ in found]].tolist() if found else []
+        for d, (_, g) in zip(docs_of, found):
             for q in bench.owners[g]:
                 per_doc.setdefault(d, {}).setdefault(q, set()).add(g)
                 grams.setdefault(q, set()).add(g)
