@@ -1,6 +1,6 @@
 """A tiny, deterministic OpenAI-compatible server for testing the HTTP backend (standard library only).
 
-Endpoints: POST /v1/chat/completions and POST /v1/completions.
+Endpoints: POST /v1/chat/completions, POST /v1/completions and POST /v1/embeddings.
 
 * Generation: the reply is "The correct option is Option N." where N comes from a `[[answer=N]]`
   marker in the prompt (else a hash of the prompt), so tests can check that answers come back in
@@ -8,6 +8,9 @@ Endpoints: POST /v1/chat/completions and POST /v1/completions.
 * Scoring (`echo` + `logprobs`): the prompt is split into whitespace-led chunks (`\\s*\\S+`), each a
   "token" with a deterministic log-prob (`token_logprob`); `FakeOpenAIServer.score` exposes the same
   numbers so tests can compute expected sums independently of the client.
+* Embeddings: `embedding(text, dim)` hashes the text's lower-cased words into `dim` buckets
+  (`server.embedding_dim`, default 16) and returns that count vector, not normalised, so texts
+  sharing words get a higher cosine; "float" or "base64" (float32) encoding as the client asks.
 * Fault injection: `server.plan` is a list of outcomes consumed one per request (then "ok"):
   "ok", "429" (with Retry-After: `retry_after`), "500", "503", "400", "401", "404", "timeout" (sleeps
   `timeout_sleep` s before answering), "malformed" (status 200, invalid JSON), "disconnect"
@@ -21,6 +24,7 @@ Endpoints: POST /v1/chat/completions and POST /v1/completions.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import socket
@@ -47,6 +51,14 @@ def is_top(token: str) -> bool:
     return "bad" not in token
 
 
+def embedding(text: str, dim: int) -> list[float]:
+    """The deterministic vector the server returns for `text`: word counts hashed into `dim` buckets."""
+    vec = [0.0] * dim
+    for word in re.findall(r"\w+", text.lower()):
+        vec[zlib.crc32(word.encode()) % dim] += 1.0
+    return vec
+
+
 def answer_for(prompt: str) -> int:
     m = _MARKER.search(prompt)
     return int(m.group(1)) if m else zlib.crc32(prompt.encode()) % 4 + 1
@@ -62,6 +74,7 @@ class FakeOpenAIServer:
         self.delay = 0.0  # seconds every request takes, to observe concurrency
         self.tail = ""  # text the model goes on with after its answer
         self.max_inflight = 0  # most requests handled at once
+        self.embedding_dim = 16
         self._inflight = 0
         self.requests: list[dict] = []
         self._lock = threading.Lock()
@@ -154,6 +167,23 @@ class FakeOpenAIServer:
         return {"id": "fake", "object": obj, "created": 0, "model": body.get("model", ""), "choices": [choice],
                 "usage": usage}
 
+    def _embed(self, body: dict) -> dict:
+        texts = body.get("input", "")
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        data = []
+        for i, text in enumerate(texts):
+            vec = embedding(str(text), self.embedding_dim)
+            if body.get("encoding_format") == "base64":
+                import array
+
+                out: object = base64.b64encode(array.array("f", vec).tobytes()).decode()
+            else:
+                out = vec
+            data.append({"object": "embedding", "index": i, "embedding": out})
+        n = sum(len(tokenize(str(t))) for t in texts)
+        return {"object": "list", "data": data, "model": body.get("model", ""),
+                "usage": {"prompt_tokens": n, "total_tokens": n}}
+
     def _handler_class(self):
         server = self
 
@@ -217,6 +247,8 @@ class FakeOpenAIServer:
                     return self._send(200, server._reply(body, prompt, chat=True))
                 if self.path == "/v1/completions":
                     return self._send(*server._complete(body))
+                if self.path == "/v1/embeddings":
+                    return self._send(200, server._embed(body))
                 return self._send(404, _error(f"no route {self.path}", "not_found"))
 
         return Handler

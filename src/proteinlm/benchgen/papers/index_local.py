@@ -1,0 +1,230 @@
+"""The embedded, on-disk hybrid index: BM25 by bm25s, dense vectors as a float32 matrix (memmap).
+
+Files in the index directory:
+* `index.json`: format, embedder name and dimension (reopening with another embedder is an error:
+  its vectors would not be comparable);
+* `passages.jsonl`: one passage a line {id, article_id, text, meta}, appended;
+* `vectors.f32`: the passages' unit-length embeddings, row i for line i, appended;
+* `bm25-<n>/`: the bm25s index over the first n passages, rebuilt on the first search after an add
+  (bm25s indexes ~100k passages in seconds; searches outnumber adds by far in a run).
+
+`add` works in slices: each slice is embedded, its vectors appended and flushed, then its lines.
+Reopening keeps the passages whose line and vector row are both complete and cuts the rest, so a
+run killed mid-add resumes by adding again (ids already in the index are skipped).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from proteinlm.errors import ProteinLMError
+
+from .embed import Embedder
+from .hybrid import CANDIDATES, Hit, Passage, bm25_tokens, fuse_relative, top_candidates
+
+FORMAT = "proteinlm-hybrid-index/1"
+ADD_SLICE = 256  # passages embedded and written at a time: what a kill can lose
+
+
+class LocalIndex:
+    def __init__(self, path: Path, embedder: Embedder):
+        self.path = Path(path)
+        self.embedder = embedder
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._lock = open(self.path / ".lock", "w")
+        except OSError as exc:
+            raise ProteinLMError(f"index {self.path}: cannot create: {exc}") from exc
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock.close()
+            raise ProteinLMError(f"index {self.path} is open in another process") from None
+        self.dim = int(embedder.dim)
+        self._check_header()
+        self._passages: list[Passage] = []
+        self._row: dict[str, int] = {}
+        self._by_article: dict[str, list[int]] = {}
+        self._vectors: np.ndarray | None = None
+        self._bm25 = None
+        self._load()
+
+    # ------------------------------------------------------------------ files
+    @property
+    def _lines(self) -> Path:
+        return self.path / "passages.jsonl"
+
+    @property
+    def _vecs(self) -> Path:
+        return self.path / "vectors.f32"
+
+    def _check_header(self) -> None:
+        header = self.path / "index.json"
+        want = {"format": FORMAT, "embedder": self.embedder.name, "dim": self.dim}
+        if not header.exists():
+            header.write_text(json.dumps(want, indent=1) + "\n")
+            return
+        try:
+            have = json.loads(header.read_text())
+        except ValueError as exc:
+            raise ProteinLMError(f"{header}: not JSON ({exc})") from None
+        if have.get("format") != FORMAT:
+            raise ProteinLMError(f"{header}: format {have.get('format')!r}, expected {FORMAT!r}")
+        if (have.get("embedder"), have.get("dim")) != (want["embedder"], want["dim"]):
+            raise ProteinLMError(
+                f"index {self.path} holds {have.get('embedder')} vectors ({have.get('dim')}-d); this run embeds "
+                f"with {want['embedder']} ({want['dim']}-d): use another index directory"
+            )
+
+    def _load(self) -> None:
+        data = self._lines.read_bytes() if self._lines.exists() else b""
+        complete = data[: data.rfind(b"\n") + 1]  # a line cut by a kill is dropped
+        lines = complete.splitlines()
+        row_bytes = self.dim * 4
+        rows_on_disk = self._vecs.stat().st_size // row_bytes if self._vecs.exists() else 0
+        if rows_on_disk < len(lines):  # lines are written after their vectors: should not happen
+            lines = lines[:rows_on_disk]
+            complete = b"".join(line + b"\n" for line in lines)
+        if len(complete) != len(data):
+            with open(self._lines, "r+b") as fh:
+                fh.truncate(len(complete))
+        if self._vecs.exists() and self._vecs.stat().st_size != len(lines) * row_bytes:
+            with open(self._vecs, "r+b") as fh:
+                fh.truncate(len(lines) * row_bytes)
+        for number, line in enumerate(lines, 1):
+            try:
+                rec = json.loads(line)
+                self._append(Passage(rec["id"], rec["article_id"], rec["text"], rec.get("meta") or {}))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ProteinLMError(f"{self._lines}, line {number}: not a passage record ({exc})") from None
+
+    def _append(self, p: Passage) -> None:
+        self._row[p.id] = len(self._passages)
+        self._by_article.setdefault(p.article_id, []).append(len(self._passages))
+        self._passages.append(p)
+
+    def _matrix(self) -> np.ndarray:
+        if self._vectors is None or len(self._vectors) != len(self._passages):
+            n = len(self._passages)
+            self._vectors = (
+                np.memmap(self._vecs, dtype=np.float32, mode="r", shape=(n, self.dim))
+                if n else np.zeros((0, self.dim), dtype=np.float32)
+            )
+        return self._vectors
+
+    # ------------------------------------------------------------------ adding
+    def add(self, passages: Sequence[Passage]) -> None:
+        new: list[Passage] = []
+        seen: set[str] = set()
+        for p in passages:
+            if p.id not in self._row and p.id not in seen:
+                seen.add(p.id)
+                new.append(p)
+        for i in range(0, len(new), ADD_SLICE):
+            part = new[i : i + ADD_SLICE]
+            vecs = np.ascontiguousarray(self.embedder.embed([p.text for p in part]), dtype=np.float32)
+            if vecs.shape != (len(part), self.dim):
+                raise ProteinLMError(
+                    f"embedder {self.embedder.name} returned shape {vecs.shape} for {len(part)} passages "
+                    f"({self.dim}-d expected)"
+                )
+            lines = b"".join(
+                json.dumps({"id": p.id, "article_id": p.article_id, "text": p.text, "meta": p.meta},
+                           ensure_ascii=False).encode() + b"\n"
+                for p in part
+            )
+            for target, payload in ((self._vecs, vecs.tobytes()), (self._lines, lines)):
+                with open(target, "ab") as fh:
+                    fh.write(payload)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            for p in part:
+                self._append(p)
+        if new:
+            self._vectors = None
+            self._bm25 = None
+
+    # ------------------------------------------------------------------ searching
+    def _retriever(self):
+        import bm25s
+
+        if self._bm25 is not None:
+            return self._bm25
+        n = len(self._passages)
+        saved = self.path / f"bm25-{n}"
+        if (saved / "params.index.json").exists():
+            self._bm25 = bm25s.BM25.load(str(saved), mmap=True)
+            return self._bm25
+        retriever = bm25s.BM25()
+        retriever.index(bm25_tokens([p.text for p in self._passages]), show_progress=False)
+        partial = self.path / f".bm25-{n}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        retriever.save(str(partial), show_progress=False)
+        partial.rename(saved)  # complete or absent: a kill mid-save leaves only a .partial
+        for old in self.path.glob("bm25-*"):
+            if old != saved:
+                shutil.rmtree(old, ignore_errors=True)
+        self._bm25 = retriever
+        return retriever
+
+    def _bm25_scores(self, query: str) -> np.ndarray:
+        retriever = self._retriever()
+        ids = retriever.get_tokens_ids(bm25_tokens([query])[0])
+        if not ids:
+            return np.zeros(len(self._passages), dtype=np.float32)
+        return retriever.get_scores_from_ids(ids)
+
+    def hits(self, query: str, *, article_id: str | None = None, k: int = 5, alpha: float = 0.8) -> list[Hit]:
+        if k < 1:
+            raise ProteinLMError(f"k must be >= 1, got {k}")
+        if not self._passages:
+            return []
+        rows = None
+        if article_id is not None:
+            if article_id not in self._by_article:
+                return []
+            rows = np.asarray(self._by_article[article_id])
+        qv = self.embedder.embed([query])[0]
+        matrix = self._matrix()
+        cos = (matrix if rows is None else matrix[rows]) @ qv
+        bm = self._bm25_scores(query)
+        if rows is not None:
+            bm = bm[rows]
+        n = max(k, CANDIDATES)
+        fused = fuse_relative(top_candidates(cos, n), top_candidates(bm, n, positive=True), alpha, k)
+        out = []
+        for pos, score in fused:
+            row = pos if rows is None else int(rows[pos])
+            out.append(Hit(self._passages[row], score, float(cos[pos]), float(bm[pos])))
+        return out
+
+    def search(
+        self, query: str, *, article_id: str | None = None, k: int = 5, alpha: float = 0.8
+    ) -> list[tuple[Passage, float]]:
+        return [(h.passage, h.score) for h in self.hits(query, article_id=article_id, k=k, alpha=alpha)]
+
+    def __len__(self) -> int:
+        return len(self._passages)
+
+    def __contains__(self, passage_id: str) -> bool:
+        return passage_id in self._row
+
+    def close(self) -> None:
+        self._vectors = None
+        self._bm25 = None
+        if not self._lock.closed:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            self._lock.close()
+
+    def __enter__(self) -> LocalIndex:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
