@@ -149,3 +149,52 @@ def benchgen_export_cmd(
         console.print(f"[bold red]error:[/] no question is accepted under {policy} (log: {result.log})")
         raise typer.Exit(code=1)
     console.print(f"{result.written} questions → {result.out} (log: {result.log}; summary: {result.summary_path})")
+
+
+@benchgen_app.command("review")
+def benchgen_review_cmd(
+    source: Path = typer.Argument(..., help="A `benchgen from-papers` run dir, or any bench file (e.g. from-uniprot's)."),
+    db: Optional[Path] = typer.Option(None, "--db", help="Review database (default: RUN_DIR/review.sqlite, or <file>.review.sqlite)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on; any other than loopback requires a token."),
+    port: int = typer.Option(8765, "--port", help="Port (0: any free one; the URL printed says which)."),
+    reviewer: Optional[str] = typer.Option(None, "--reviewer", help="Name for a browser that has not given one."),
+    token: Optional[str] = typer.Option(None, "--token", help="Access token (default off loopback: a new one, printed)."),
+    reviews_needed: Optional[int] = typer.Option(None, "--reviews-needed", help="Reviews each question needs (1 or 2; kept in the database)."),
+):
+    """Review questions in the browser: accept, reject with a reason, edit, skip; every decision saved at once."""
+    from proteinlm.benchgen.review.server import open_review, serve
+
+    try:
+        setup = open_review(source, db=db, host=host, token=token, reviews_needed=reviews_needed)
+        console.print(f"{setup.store.count()} questions in {setup.store.path} ({setup.added} new from {source}"
+                      + (f"; {setup.differ} differ from the file, the database's originals are kept" if setup.differ else "")
+                      + f"); {setup.store.reviews_needed} review(s) per question")
+        serve(setup, host=host, port=port, reviewer=reviewer)
+    except ProteinLMError as exc:
+        _fail(exc)
+
+
+@benchgen_app.command("export")
+def benchgen_export_cmd(
+    source: Optional[Path] = typer.Argument(None, help="The reviewed run dir or bench file (its default review database)."),
+    db: Optional[Path] = typer.Option(None, "--db", help="Review database (instead of SOURCE)."),
+    out: Path = typer.Option(..., "--out", help="Bench JSON to write; review_log.jsonl and review_summary.json go beside it."),
+    policy: str = typer.Option("all-accept", "--policy", help="any-accept | all-accept | majority"),
+    seed: str = typer.Option("0", "--seed", help="Seed of the option shuffle."),
+):
+    """Write the accepted questions (edited versions where edited) as a bench, with the review log."""
+    from proteinlm.benchgen.review.export import export
+    from proteinlm.benchgen.review.questions import default_db
+    from proteinlm.benchgen.review.report import print_summary
+
+    if (source is None) == (db is None):
+        _fail(ProteinLMError("give either SOURCE (run dir or bench file) or --db"))
+    try:
+        result = export(db or default_db(source), out, policy=policy, seed=int(seed) if seed.lstrip("-").isdigit() else seed)
+    except ProteinLMError as exc:
+        _fail(exc)
+    print_summary(result.summary, console)
+    if not result.written:
+        console.print(f"[bold red]error:[/] no question is accepted under {policy} (log: {result.log})")
+        raise typer.Exit(code=1)
+    console.print(f"{result.written} questions → {result.out} (log: {result.log}; summary: {result.summary_path})")
