@@ -112,3 +112,117 @@ def test_one_input_flag_takes_several_files(tmp_path):
     a, b = (json.loads((tmp_path / d / "manifest.json").read_text()) for d in "ab")
     assert a["options"]["inputs"] == b["options"]["inputs"] == files and a["entries"] == b["entries"] == 4
     assert a["outputs"] == b["outputs"]
+
+
+def _commands(command, path=()):
+    """(path, command) for every command and group of the CLI, whichever module adds it."""
+    yield path, command
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _commands(sub, (*path, name))
+
+
+def test_every_help_text_is_plain_and_describes_every_option():
+    """No typer type tags (`<int>`, `<list[str]>`, `<bool>`) in any --help, and no option without a description."""
+    import re
+
+    import typer
+    import typer.main
+
+    root = typer.main.get_command(app)
+    undescribed = []
+    for path, command in _commands(root):
+        res = runner.invoke(app, [*path, "--help"], terminal_width=200)
+        assert res.exit_code == 0, (path, res.output)
+        assert not re.search(r"<(bool|str|int|float|path|list\[)", res.output), res.output
+        ctx = typer.Context(command)
+        for param in command.get_params(ctx):
+            shown = param.display_type_rich(ctx) or ""  # what the help's type column prints
+            assert "<" not in shown, (path, param.name, shown)
+        undescribed += [f"{' '.join(path)} {p.opts[0] if p.opts else p.name}" for p in command.params if not (p.help or "").strip()]
+    assert not undescribed, f"options without help: {undescribed}"
+    assert len(list(_commands(root))) > 10  # the walk saw the whole CLI
+
+
+def test_version_prints_and_exits_zero():
+    from proteinlm import __version__
+
+    res = runner.invoke(app, ["--version"])
+    assert res.exit_code == 0 and res.output.strip() == f"proteinlm {__version__}", res.output
+
+
+# ------------------------------------------------------------------------------- builds that read nothing
+FIXTURES = Path(__file__).parent / "fixtures"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="shared real data not found")
+
+
+def _flat(output: str) -> str:
+    return " ".join(output.split())  # the console wraps long lines
+
+
+@needs_shared
+def test_a_build_refused_for_its_arguments_does_not_hold_the_directory(tmp_path):
+    out, nxml = tmp_path / "pmc", SHARED / "pmc" / "pone.0000217.nxml"
+    base = ["build", "pmc", "--input", str(nxml), "--tokenizer", "none", "--out", str(out)]
+    res = runner.invoke(app, base)
+    assert res.exit_code == 2 and "--pdb-pubmed and --pmc-ids" in _flat(res.output)
+    assert not (out / ".state" / "options.json").exists()
+    res = runner.invoke(app, [*base, "--all-articles"])
+    assert res.exit_code == 0, res.output
+    assert "1 documents" in res.output
+
+
+def test_uniprot_build_of_a_pubmed_file_stops_naming_it(tmp_path):
+    pubmed = FIXTURES / "literature" / "pubmed_update.xml"
+    args = ["build", "uniprot", "-i", str(pubmed), "--tokenizer", "none", "--out", str(tmp_path / "u")]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2
+    assert f"{pubmed}: no UniProt entry" in _flat(res.output) and "--allow-empty" in res.output
+    res = runner.invoke(app, [*args, "--allow-empty"])
+    assert res.exit_code == 0 and "0 entries" in res.output, res.output
+
+
+def test_uniprot_build_of_an_enzyme_file_gives_the_reasons_and_the_fix_runs_in_place(tmp_path):
+    enzyme, out = FIXTURES / "enzyme" / "sample.dat", tmp_path / "u"
+    res = runner.invoke(app, ["build", "uniprot", "-i", str(enzyme), "--tokenizer", "none", "--out", str(out)])
+    text = _flat(res.output)
+    assert res.exit_code == 2 and f"{enzyme}: no UniProt entry" in text
+    assert f"Skipped: {enzyme}:1: text before the first ID line" in text and "more." in text
+    assert not (out / ".state" / "options.json").exists() and not list((out / ".state").glob("chunk-*"))
+    good = FIXTURES / "uniprot" / "modern.dat"
+    res = runner.invoke(app, ["build", "uniprot", "-i", str(good), "--tokenizer", "none", "--out", str(out)])
+    assert res.exit_code == 0 and "5 entries" in res.output, res.output
+
+
+def test_skipped_records_are_shown_with_file_and_line(tmp_path):
+    entries = (FIXTURES / "uniprot" / "modern.dat").read_text().split("//\n")
+    broken = [e.replace("ID   ", "ID   BROKEN\nXX   ", 1) if k in (1, 3) else e for k, e in enumerate(entries)]
+    src = tmp_path / "some_broken.dat"
+    src.write_text("//\n".join(broken))
+    res = runner.invoke(app, ["build", "uniprot", "-i", str(src), "--tokenizer", "none", "--out", str(tmp_path / "u")])
+    assert res.exit_code == 0, res.output
+    shown = [line for line in res.output.splitlines() if line.strip().startswith("skipped ")]
+    assert len(shown) == 2 and all(f"{src}:" in _flat(line) or "some_broken" in line for line in shown), res.output
+    assert "3 entries" in res.output and "(skipped 2)" in res.output
+
+
+@needs_shared
+def test_seq_in_text_without_a_mention_says_why(tmp_path):
+    args = ["build", "seq-in-text", "--pubmed", str(SHARED / "pubmed" / "pubmed1.xml"),
+            "--uniprot", str(SHARED / "swissprot" / "O23729.txt"), "--tokenizer", "none", "--out", str(tmp_path / "s")]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2
+    assert "None of the 2 abstracts mentions a protein name of the index" in _flat(res.output)
+    res = runner.invoke(app, [*args, "--allow-empty"])
+    assert res.exit_code == 0 and "0 documents" in res.output, res.output
+
+
+@needs_shared
+def test_literature_inputs_of_the_wrong_kind_stop_the_build(tmp_path):
+    res = runner.invoke(app, ["build", "pubmed", "-i", str(SHARED / "swissprot" / "Q13639.xml"), "--tokenizer", "none",
+                              "--out", str(tmp_path / "p")])
+    assert res.exit_code == 2 and "Q13639.xml: no PubMed citation" in _flat(res.output)
+    empty = tmp_path / "pairs.jsonl"
+    empty.write_text("\n")
+    res = runner.invoke(app, ["build", "bilingual", "-i", str(empty), "--tokenizer", "none", "--out", str(tmp_path / "b")])
+    assert res.exit_code == 2 and "pairs.jsonl: no zh/en pair" in _flat(res.output)

@@ -10,6 +10,7 @@ from typing import List, Optional
 
 import typer
 from rich.progress import Progress, TextColumn, TimeElapsedColumn
+from typer.core import TyperArgument, TyperGroup
 
 from proteinlm import __version__
 from proteinlm.cli_bench import bench_app
@@ -18,17 +19,65 @@ from proteinlm.cli_console import console, fail as _fail, progress as _progress
 from proteinlm.cli_train import train_app
 from proteinlm.errors import ProteinLMError
 
-app = typer.Typer(help="Protein/text training data and ProteinLMBench evaluation for LLMs.", no_args_is_help=True)
+
+_METAVARS = {"int": "INTEGER", "float": "NUMBER", "Path": "PATH"}
+
+
+def _plain_help(command) -> None:
+    """Help without Python type tags: typer (>= 0.20) labels every value with its annotation
+    (`<int>`, `<list[str]>`, even `<bool>` on a flag). Options get a plain metavar (INTEGER, NUMBER,
+    TEXT, PATH) and flags none; arguments, whose name already says what they are, show no type.
+    Applied to every command, whichever module adds it."""
+    help_option = command.get_help_option(typer.Context(command))  # created once, then cached
+    _plain_params([*command.params, *([help_option] if help_option else [])])
+    for sub in getattr(command, "commands", {}).values():
+        _plain_help(sub)
+
+
+def _plain_params(params: list) -> None:
+    for param in params:
+        if isinstance(param, TyperArgument):
+            param.metavar = param.metavar or param.name.upper()  # usage: RUNS... rather than {runs}...
+            param.display_type_rich = lambda ctx: None  # typer shows an argument's type whatever its metavar
+        elif param.metavar is None:
+            kind = param.bare_type().removeprefix("list[").rstrip("]")
+            param.metavar = "" if param.is_flag else _METAVARS.get(kind, "TEXT")
+
+
+class _RootGroup(TyperGroup):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)  # typer builds the subcommands first and passes them in
+        _plain_help(self)
+
+    def get_params(self, ctx):  # typer appends its shell-completion options after __init__
+        params = super().get_params(ctx)
+        _plain_params(params)
+        return params
+
+
+app = typer.Typer(help="Protein/text training data and ProteinLMBench evaluation for LLMs.", no_args_is_help=True,
+                  cls=_RootGroup)
 app.add_typer(bench_app, name="bench")
 app.add_typer(train_app, name="train")
 app.add_typer(benchgen_app, name="benchgen")
 
 
-@app.callback()
-def _main(version: bool = typer.Option(False, "--version", help="Print the version and exit.")):
-    if version:
-        typer.echo(__version__)
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"proteinlm {__version__}")
         raise typer.Exit()
+
+
+# invoke_without_command: `proteinlm --version` runs this callback (eager) without a subcommand
+@app.callback(invoke_without_command=True)
+def _main(
+    ctx: typer.Context,
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the version and exit."),
+):
+    if ctx.invoked_subcommand is None:  # options but no command: show what there is
+        typer.echo(ctx.get_help())
+        raise typer.Exit(code=2)
 
 
 build_app = typer.Typer(help="Build training data (pretraining documents, SFT examples) from raw sources.", no_args_is_help=True)
@@ -41,6 +90,20 @@ _MORE_INPUTS = typer.Argument(None, help="More input files, as after `--input` (
 
 def _all_inputs(inputs: List[str], more: Optional[List[str]]) -> list[str]:
     return list(inputs) + list(more or [])
+
+
+_ALLOW_EMPTY = typer.Option(False, "--allow-empty", help="Finish even when an input holds no record of the expected "
+                            "kind or nothing is built (by default that stops the build with an error).")
+_SHOWN_SKIPS = 5
+
+
+def _print_skipped(manifest: dict) -> None:
+    """The first skipped records (file:line: reason) on screen, then how many more the manifest lists."""
+    records = manifest["skipped"]["records"]
+    for message in records[:_SHOWN_SKIPS]:
+        console.print(f"  skipped {message}", markup=False, highlight=False, soft_wrap=True)
+    if len(records) > _SHOWN_SKIPS:
+        console.print(f"  ... and {len(records) - _SHOWN_SKIPS} more skipped records (all in manifest.json)")
 
 
 @build_app.command("uniprot")
@@ -56,10 +119,11 @@ def build_uniprot_cmd(
     per_ec: int = typer.Option(20, "--per-ec", help="ECoT: at most this many examples per EC number."),
     seed: int = typer.Option(0, "--seed", help="Seeds phrasing choices, splits and ECoT sampling."),
     tokenizer: str = typer.Option("smollm2", "--tokenizer", help="Tokenizer for token counts: smollm2, a local dir, or none."),
-    seq_open: str = typer.Option("<seq>", "--seq-open"),
-    seq_close: str = typer.Option("</seq>", "--seq-close"),
+    seq_open: str = typer.Option("<seq>", "--seq-open", help="Tag before a sequence in the texts."),
+    seq_close: str = typer.Option("</seq>", "--seq-close", help="Tag after a sequence in the texts."),
     seq_sep: str = typer.Option(" ", "--seq-sep", help="Separator between residues."),
     formats: str = typer.Option("jsonl.gz,parquet", "--formats", help="Comma-separated: jsonl.gz, parquet."),
+    allow_empty: bool = _ALLOW_EMPTY,
 ):
     """Swiss-Prot (+ ENZYME) → pretraining text, UniProt topic SFT tasks and ECoT, with a manifest."""
     from rich.progress import SpinnerColumn
@@ -70,7 +134,7 @@ def build_uniprot_cmd(
         inputs=_all_inputs(inputs, more_inputs), out=str(out), enzyme=list(enzyme or []), sifts_enzyme=sifts_enzyme, workers=workers,
         shard_entries=shard_entries, val_fraction=val_fraction, seed=seed, per_ec=per_ec, tokenizer=tokenizer,
         seq_open=seq_open, seq_close=seq_close, seq_sep=seq_sep,
-        formats=tuple(f.strip() for f in formats.split(",") if f.strip()),
+        formats=tuple(f.strip() for f in formats.split(",") if f.strip()), allow_empty=allow_empty,
     )
     try:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed} entries"),
@@ -80,6 +144,7 @@ def build_uniprot_cmd(
     except ProteinLMError as exc:
         _fail(exc)
     console.print(f"{manifest['entries']} entries → {out} (skipped {manifest['skipped']['count']})")
+    _print_skipped(manifest)
     for name, rows in manifest["rows"].items():
         tok = manifest["tokens"]["counts"].get(name)
         typer.echo(f"{name:32} {rows:>9} rows" + (f" {tok:>12} tokens" if tok is not None else ""))
@@ -109,6 +174,7 @@ def _build_literature(subset: str, executor: str = "local", tasks: Optional[int]
         return
     tok = manifest["tokens"]
     console.print(f"{manifest['documents']} documents → {kw['out']} (skipped {manifest['skipped']['count']})")
+    _print_skipped(manifest)
     for s in manifest["steps"]:
         typer.echo(f"{s['name']:16} in {s['in']:>9} out {s['out']:>9} dropped {s['dropped']:>7}")
     typer.echo(f"{subset:16} {manifest['documents']:>9} documents"
@@ -135,11 +201,13 @@ def build_pubmed_cmd(
     out: Path = _LIT_OUT, workers: int = _LIT_WORKERS, shard_docs: int = _LIT_SHARD, min_chars: int = _LIT_MIN,
     near_dedup: bool = _LIT_NEAR, tokenizer: str = _LIT_TOK, formats: str = _LIT_FMT,
     executor: str = _LIT_EXEC, tasks: Optional[int] = _LIT_TASKS, executor_opt: Optional[List[str]] = _LIT_EXEC_OPT,
+    allow_empty: bool = _ALLOW_EMPTY,
 ):
     """PubMed abstracts → pretraining documents (later versions win, deleted citations dropped)."""
     _build_literature("pubmed", inputs=_all_inputs(inputs, more_inputs), out=str(out), workers=workers, shard_docs=shard_docs,
                       min_chars=min_chars, near_dedup=near_dedup, tokenizer=tokenizer, formats=formats,
-                      executor=executor, tasks=tasks, executor_opt=executor_opt)
+                      executor=executor, tasks=tasks, executor_opt=executor_opt,
+                      allow_empty=allow_empty)
 
 
 @build_app.command("pmc")
@@ -152,12 +220,14 @@ def build_pmc_cmd(
     out: Path = _LIT_OUT, workers: int = _LIT_WORKERS, shard_docs: int = _LIT_SHARD, min_chars: int = _LIT_MIN,
     near_dedup: bool = _LIT_NEAR, tokenizer: str = _LIT_TOK, formats: str = _LIT_FMT,
     executor: str = _LIT_EXEC, tasks: Optional[int] = _LIT_TASKS, executor_opt: Optional[List[str]] = _LIT_EXEC_OPT,
+    allow_empty: bool = _ALLOW_EMPTY,
 ):
     """PMC full texts of articles cited by PDB entries → pretraining documents."""
     _build_literature("pmc", inputs=_all_inputs(inputs, more_inputs), pdb_pubmed=list(pdb_pubmed or []), pmc_ids=list(pmc_ids or []),
                       all_articles=all_articles, out=str(out), workers=workers, shard_docs=shard_docs,
                       min_chars=min_chars, near_dedup=near_dedup, tokenizer=tokenizer, formats=formats,
-                      executor=executor, tasks=tasks, executor_opt=executor_opt)
+                      executor=executor, tasks=tasks, executor_opt=executor_opt,
+                      allow_empty=allow_empty)
 
 
 @build_app.command("seq-in-text")
@@ -168,11 +238,13 @@ def build_seq_in_text_cmd(
     out: Path = _LIT_OUT, workers: int = _LIT_WORKERS, shard_docs: int = _LIT_SHARD, min_chars: int = _LIT_MIN,
     near_dedup: bool = _LIT_NEAR, tokenizer: str = _LIT_TOK, formats: str = _LIT_FMT,
     executor: str = _LIT_EXEC, tasks: Optional[int] = _LIT_TASKS, executor_opt: Optional[List[str]] = _LIT_EXEC_OPT,
+    allow_empty: bool = _ALLOW_EMPTY,
 ):
     """Abstracts with the sequence of a mentioned protein inserted after its first mention."""
     _build_literature("seq_in_text", inputs=pubmed, uniprot=uniprot, max_proteins=max_proteins, out=str(out),
                       workers=workers, shard_docs=shard_docs, min_chars=min_chars, near_dedup=near_dedup,
-                      tokenizer=tokenizer, formats=formats, executor=executor, tasks=tasks, executor_opt=executor_opt)
+                      tokenizer=tokenizer, formats=formats, executor=executor, tasks=tasks, executor_opt=executor_opt,
+                      allow_empty=allow_empty)
 
 
 @build_app.command("bilingual")
@@ -183,11 +255,13 @@ def build_bilingual_cmd(
     out: Path = _LIT_OUT, workers: int = _LIT_WORKERS, shard_docs: int = _LIT_SHARD, min_chars: int = _LIT_MIN,
     near_dedup: bool = _LIT_NEAR, tokenizer: str = _LIT_TOK, formats: str = _LIT_FMT,
     executor: str = _LIT_EXEC, tasks: Optional[int] = _LIT_TASKS, executor_opt: Optional[List[str]] = _LIT_EXEC_OPT,
+    allow_empty: bool = _ALLOW_EMPTY,
 ):
     """Chinese/English abstract pairs → pretraining documents."""
     _build_literature("bilingual", inputs=_all_inputs(inputs, more_inputs), pair_layout=pair_layout, out=str(out), workers=workers,
                       shard_docs=shard_docs, min_chars=min_chars, near_dedup=near_dedup, tokenizer=tokenizer,
-                      formats=formats, executor=executor, tasks=tasks, executor_opt=executor_opt)
+                      formats=formats, executor=executor, tasks=tasks, executor_opt=executor_opt,
+                      allow_empty=allow_empty)
 
 
 @build_app.command("pack")
@@ -217,19 +291,27 @@ def build_decontaminate_cmd(
     mode: str = typer.Option("report", "--mode", help="report | drop (writes OUT/<build>/ without contaminated documents)."),
     workers: int = typer.Option(1, "--workers", help="Processes scanning shards in parallel (same report)."),
     out: Path = typer.Option(..., "--out", help="Writes OUT/decontamination.json (a killed run resumes here)."),
+    executor: str = _LIT_EXEC, tasks: Optional[int] = typer.Option(None, "--tasks", help="datatrove tasks (default: one per shard)."),
+    executor_opt: Optional[List[str]] = _LIT_EXEC_OPT,
 ):
     """Benchmark questions found in a build's documents (n-gram overlap), per question and subset."""
-    from proteinlm.dataset.decontaminate import DecontaminateOptions, decontaminate
+    from proteinlm.dataset.decontaminate import DecontaminateOptions
+    from proteinlm.dataset.decontaminate_executors import run_decontaminate
     from proteinlm.dataset.decontaminate_report import summary
+    from proteinlm.dataset.executors import ExecutorSpec
 
     opts = DecontaminateOptions(builds=list(builds), benches=list(benches), provenance=list(provenance or []),
                                 ngram=ngram, mode=mode, workers=workers, out=str(out))
     try:
+        spec = ExecutorSpec.from_cli(executor, tasks, executor_opt)
         with _progress() as bar:
             task = bar.add_task("scanning shards", total=None)
-            report = decontaminate(opts, progress=lambda n: bar.advance(task, n))
+            report = run_decontaminate(opts, spec, progress=lambda n: bar.advance(task, n))
     except ProteinLMError as exc:
         _fail(exc)
+    if report is None:
+        console.print(f"submitted to {executor}: rerun the same command once the jobs have ended to merge the report")
+        return
     typer.echo(summary(report), nl=False)
     dropped = f"; builds without them in {', '.join(b['out'] for b in report['builds'])}" if mode == "drop" else ""
     console.print(f"report → {out / 'decontamination.json'}{dropped}")
@@ -239,8 +321,8 @@ def build_decontaminate_cmd(
 def build_all_cmd(
     config: Path = typer.Option(..., "--config", help="build.yaml listing the inputs of each subset."),
     out: Path = typer.Option(..., "--out", help="Writes OUT/<subset>/, OUT/packed/, OUT/token_table.md, OUT/manifest.json."),
-    workers: int = typer.Option(1, "--workers"),
-    tokenizer: str = typer.Option("smollm2", "--tokenizer"),
+    workers: int = typer.Option(1, "--workers", help="Processes per subset build (same output)."),
+    tokenizer: str = typer.Option("smollm2", "--tokenizer", help="Tokenizer for token counts and packing: smollm2, a local dir, or none."),
 ):
     """Every subset of a YAML config, then packing and the token table."""
     from proteinlm.dataset.build_literature_extra import build_all, token_table

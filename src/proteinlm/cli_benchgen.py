@@ -23,7 +23,7 @@ def benchgen_uniprot_cmd(
     options: int = typer.Option(4, "--options", help="Options per question (2-6)."),
     kinds: Optional[str] = typer.Option(None, "--kinds", help="Comma-separated question kinds (default: all)."),
     max_residues: int = typer.Option(400, "--max-residues", help="Longer sequences are shown cut, and said to be."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help="Seeds the choice of distractors and the answer position."),
 ):
     """Template MCQs with verifiable answers from Swiss-Prot annotations."""
     from proteinlm.benchgen.from_uniprot import QuestionOptions, questions_from_build
@@ -66,9 +66,9 @@ def benchgen_papers_cmd(
     prompts: Optional[str] = typer.Option(None, "--prompts", help="Directory of replacement prompt templates (question.txt, ...)."),
     concurrency: int = typer.Option(8, "--concurrency", help="Requests in flight per server."),
     timeout: float = typer.Option(120.0, "--timeout", help="Seconds per request before a retry."),
-    max_retries: int = typer.Option(5, "--max-retries"),
+    max_retries: int = typer.Option(5, "--max-retries", help="Retries on 429/5xx/timeouts per request."),
     generate_tokens: int = typer.Option(1024, "--generate-tokens", help="Token limit of a generator reply."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help="Seeds generation sampling, the option shuffle and the selection."),
 ):
     """Questions from papers: chunk, generate, index, coherence, evidence, re-answer, dedup, shuffle, select."""
     from proteinlm.benchgen.papers.pipeline import PaperRunOptions, run_from_papers

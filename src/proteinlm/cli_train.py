@@ -35,22 +35,23 @@ def _options(flags: dict) -> dict:
 _MODEL = typer.Option("smollm2", "--model", "-m", help="`smollm2` (embedded GGUF, dequantised once), a model dir or .gguf.")
 _OUT = typer.Option(..., "--out", help="Run directory (checkpoints, loss.json, final/); rerun to resume.")
 _STEPS = typer.Option(-1, "--max-steps", help="Stop after N optimizer steps (-1: run --epochs).")
-_EPOCHS = typer.Option(1.0, "--epochs")
+_EPOCHS = typer.Option(1.0, "--epochs", help="Passes over the data (ignored when --max-steps is set).")
 _LR = typer.Option(None, "--lr", help="Learning rate (default 2e-4 with LoRA, 2e-5 full).")
 _BS = typer.Option(4, "--batch-size", help="Per-device batch size.")
 _ACC = typer.Option(1, "--grad-accum", help="Gradient accumulation steps.")
 _LORA = typer.Option(False, "--lora", help="Train a LoRA adapter (PEFT) instead of all weights.")
 _QLORA = typer.Option(False, "--qlora", help="LoRA on a 4-bit base (bitsandbytes, CUDA only).")
-_RANK = typer.Option(16, "--lora-r")
-_ALPHA = typer.Option(32, "--lora-alpha")
+_RANK = typer.Option(16, "--lora-r", help="LoRA rank.")
+_ALPHA = typer.Option(32, "--lora-alpha", help="LoRA scaling (alpha / r multiplies the update).")
 _GC = typer.Option(False, "--gradient-checkpointing", help="Trade compute for memory.")
 _DTYPE = typer.Option("auto", "--dtype", help="auto (bf16 on GPU, fp32 on CPU) | float32 | bfloat16 | float16")
 _SAVE = typer.Option(100, "--save-steps", help="Checkpoint every N steps.")
-_SEED = typer.Option(0, "--seed")
+_SEED = typer.Option(0, "--seed", help="Seeds initialisation, data order and dropout.")
 _RESUME = typer.Option(True, "--resume/--no-resume", help="Continue from the newest checkpoint in --out.")
 _MERGE = typer.Option(True, "--merge/--no-merge", help="LoRA: also write the merged model to OUT/final.")
 _REPORT = typer.Option("none", "--report-to", help="none | tensorboard | wandb (comma-separated).")
 _THREADS = typer.Option(None, "--threads", help="CPU threads.")
+_SPLIT = typer.Option("train", "--split", help="Which split of a build directory to train on (train | validation).")
 _TRC = typer.Option(False, "--trust-remote-code", help="Run model code from the model repo (off by default).")
 
 
@@ -63,7 +64,7 @@ def train_sft_cmd(
     lora: bool = _LORA, qlora: bool = _QLORA, lora_r: int = _RANK, lora_alpha: int = _ALPHA,
     gradient_checkpointing: bool = _GC, dtype: str = _DTYPE, save_steps: int = _SAVE, seed: int = _SEED,
     chat: Optional[bool] = typer.Option(None, "--chat/--raw", help="Chat template (default: when the tokenizer has one)."),
-    split: str = typer.Option("train", "--split"), resume: bool = _RESUME, merge: bool = _MERGE,
+    split: str = _SPLIT, resume: bool = _RESUME, merge: bool = _MERGE,
     report_to: str = _REPORT, threads: Optional[int] = _THREADS, trust_remote_code: bool = _TRC,
 ):
     """Supervised fine-tuning, loss on the responses only."""
@@ -78,7 +79,7 @@ def train_pretrain_cmd(
     max_length: int = typer.Option(2048, "--max-length", help="Sequence length when packing documents."),
     lora: bool = _LORA, qlora: bool = _QLORA, lora_r: int = _RANK, lora_alpha: int = _ALPHA,
     gradient_checkpointing: bool = _GC, dtype: str = _DTYPE, save_steps: int = _SAVE, seed: int = _SEED,
-    split: str = typer.Option("train", "--split"), resume: bool = _RESUME, merge: bool = _MERGE,
+    split: str = _SPLIT, resume: bool = _RESUME, merge: bool = _MERGE,
     report_to: str = _REPORT, threads: Optional[int] = _THREADS, trust_remote_code: bool = _TRC,
 ):
     """Continued pretraining (causal LM over whole documents)."""

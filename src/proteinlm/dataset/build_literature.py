@@ -39,6 +39,7 @@ from typing import Callable, Iterable, Iterator
 
 from proteinlm import __version__
 from proteinlm.dataset.writers import file_info, output_info, write_jsonl_gz, write_parquet
+from proteinlm.dataset.build_state import EXPECTED, check_output, claim, nothing_built, require_records
 from proteinlm.errors import ProteinLMError
 from proteinlm.records import Article, Document
 
@@ -69,10 +70,12 @@ class LiteratureOptions:
     seq_sep: str = " "
     # bilingual: "joined" (one document "zh\n\nen") or "separate" (two documents)
     pair_layout: str = "joined"
+    allow_empty: bool = False  # an input without records, or no document at all, is not an error
 
     def fingerprint(self) -> dict:
         d = asdict(self)
         d.pop("workers")
+        d.pop("allow_empty")
         d.pop("out")  # a build dir may be moved; its manifest must not name where it was made
         d["formats"] = list(self.formats)
         return d
@@ -194,19 +197,14 @@ def _pubmed_winners(index: int, path: str, last: dict, on_error, counts: dict) -
 
 
 # ------------------------------------------------------------------------------- the build
+_RECORDED = ("shard-*.json", "stage/*.pkl.gz", "stage/*/*.pkl.gz")  # recorded work under .state/
+_RECORD_COUNT = {"pmc": "articles", "bilingual": "pairs"}  # the `_file_docs` count of an input's records
+
+
 def _check_state(out: Path, opts: LiteratureOptions) -> dict[int, ShardStats]:
-    state = out / ".state"
-    state.mkdir(parents=True, exist_ok=True)
-    fp = state / "options.json"
-    want = json.dumps(opts.fingerprint(), sort_keys=True)
-    if fp.exists() and fp.read_text() != want:
-        raise ProteinLMError(f"{out} holds a build made with other options ({fp}); use a new --out directory or delete it")
-    fp.write_text(want)
-    done = {}
-    for f in sorted(state.glob("shard-*.json")):
-        d = json.loads(f.read_text())
-        done[d["index"]] = ShardStats(**d)
-    return done
+    claim(out, opts.fingerprint(), _RECORDED)  # callers validate the arguments first
+    records = (json.loads(f.read_text()) for f in sorted((out / ".state").glob("shard-*.json")))
+    return {d["index"]: ShardStats(**d) for d in records}
 
 
 def _pool_map(opts: LiteratureOptions, context: dict, fn, tasks: list, ahead: int | None = None) -> Iterator:
@@ -241,15 +239,17 @@ def _context(opts: LiteratureOptions, out: Path, skipped: list[str], extra: dict
     if opts.subset in ("pubmed", "seq_in_text"):
         last: dict[str, tuple[int, int] | None] = {}
         tasks = list(enumerate(opts.inputs))
-        for (i, _), events in zip(tasks, mapper(opts, {}, _pubmed_events, tasks)):
+        read: dict[str, int] = {}
+        for (i, path), events in zip(tasks, mapper(opts, {}, _pubmed_events, tasks)):
+            read[path] = len(events)
             for k, (pmid, deleted) in enumerate(events):
                 last[pmid] = None if deleted else (i, k)
+        if not opts.allow_empty:
+            require_records(read, EXPECTED[opts.subset], skipped)  # before any shard is written
         ctx["last"] = last
     if opts.subset == "pmc" and not opts.all_articles:
         from proteinlm.dataset.build_literature_extra import pmc_selection
 
-        if not opts.pdb_pubmed or not opts.pmc_ids:
-            raise ProteinLMError("pmc: give --pdb-pubmed and --pmc-ids, or --all-articles to keep every article")
         ctx["keep"], sel = pmc_selection(opts.pdb_pubmed, opts.pmc_ids, skipped)
         extra["selection"] = sel
     if opts.subset == "seq_in_text":
@@ -258,6 +258,8 @@ def _context(opts: LiteratureOptions, out: Path, skipped: list[str], extra: dict
         from proteinlm.dataset.pretrain.seq_in_text import MentionMatcher
 
         ctx["index"], extra["index"] = ensure_index(opts.uniprot, out, skipped)
+        if not opts.allow_empty and not extra["index"]["entries"]:
+            require_records({", ".join(opts.uniprot): 0}, EXPECTED["uniprot"], skipped)
         m = MentionMatcher(ctx["index"])
         extra["index"].update(ambiguous_names=m.ambiguous_names, stopword_names=m.stopword_names, names_used=m.names)
         m.close()
@@ -294,6 +296,10 @@ def validate(opts: LiteratureOptions) -> None:
         raise ProteinLMError(f"unknown literature subset {opts.subset!r} (one of {', '.join(SUBSETS)})")
     if opts.pair_layout not in ("joined", "separate"):
         raise ProteinLMError(f"--pair-layout must be joined or separate, not {opts.pair_layout!r}")
+    if opts.subset == "pmc" and not opts.all_articles and not (opts.pdb_pubmed and opts.pmc_ids):
+        raise ProteinLMError("pmc: give --pdb-pubmed and --pmc-ids, or --all-articles to keep every article")
+    if opts.subset == "seq_in_text" and not opts.uniprot:
+        raise ProteinLMError("seq-in-text needs --uniprot (Swiss-Prot) inputs")
     for p in [*opts.inputs, *opts.uniprot, *opts.pdb_pubmed, *opts.pmc_ids]:
         if not Path(p).is_file():
             raise ProteinLMError(f"{p}: no such input file")
@@ -323,9 +329,14 @@ def build_literature(opts: LiteratureOptions, progress: Callable[[int], None] | 
         skipped.extend(prepared[0])
         extra.update(prepared[1])
 
+    read: dict[str, int] = {}  # input -> records (pmc, bilingual; pubmed's were checked in _context)
+    tasks = list(enumerate(opts.inputs))
+
     def raw_docs() -> Iterator[Document]:
-        for docs, bad, counts in mapper(opts, ctx, _file_docs, list(enumerate(opts.inputs))):
+        for (_, path), (docs, bad, counts) in zip(tasks, mapper(opts, ctx, _file_docs, tasks)):
             skipped.extend(bad)
+            if opts.subset in _RECORD_COUNT:
+                read[path] = counts.get(_RECORD_COUNT[opts.subset], 0)
             for k, v in counts.items():
                 subset_counts[k] = subset_counts.get(k, 0) + v
             if progress:
@@ -353,6 +364,9 @@ def build_literature(opts: LiteratureOptions, progress: Callable[[int], None] | 
             flush()
     if buffer:
         flush()
+    if not opts.allow_empty:
+        check_output(out, _RECORDED, read, EXPECTED[opts.subset], skipped, built=len(shards),
+                     why=lambda: nothing_built(opts.subset, opts.inputs, subset_counts, [s.as_dict() for s in step_stats]))
 
     manifest = {
         "builder": "literature",
@@ -375,16 +389,3 @@ def build_literature(opts: LiteratureOptions, progress: Callable[[int], None] | 
            "shards_resumed": len(shards) - built, "workers": opts.workers}
     (out / ".state" / "last_run.json").write_text(json.dumps(run) + "\n")
     return manifest
-
-
-def iter_texts(dirs: Iterable[str | Path]) -> Iterator[str]:
-    """Texts of the train shards under `DIR/pretrain/*/` of each build dir, in sorted order."""
-    from proteinlm.dataset.writers import read_jsonl_gz
-
-    for d in dirs:
-        shards = sorted(Path(d).glob("pretrain/*/train-*.jsonl.gz"))
-        if not shards:
-            raise ProteinLMError(f"{d}: no pretrain/*/train-*.jsonl.gz shards to pack")
-        for shard in shards:
-            for row in read_jsonl_gz(shard):
-                yield row["text"]

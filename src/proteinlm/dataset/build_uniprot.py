@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from proteinlm import __version__
+from proteinlm.dataset.build_state import EXPECTED, check_output, claim, quote_skips, require_records, skips_of
 from proteinlm.dataset.instruct.candidate_store import DiskStore
 from proteinlm.dataset.seen_ids import SeenIds
 from proteinlm.dataset.sft_exports import SftExports, shard_rows
@@ -38,7 +39,7 @@ from proteinlm.dataset.uniprot_chunks import (
     write_subset,
 )
 from proteinlm.dataset.writers import file_info, is_temporary, output_info, remove_temporaries
-from proteinlm.errors import ProteinLMError, RecordError
+from proteinlm.errors import RecordError, SourceError
 from proteinlm.sources.text import HashingReader
 
 
@@ -59,11 +60,13 @@ class UniprotBuildOptions:
     seq_sep: str = " "
     formats: tuple[str, ...] = ("jsonl.gz", "parquet")
     tasks: tuple[str, ...] | None = None  # None: every UniProt topic task
+    allow_empty: bool = False  # an input without entries is not an error
 
     def fingerprint(self) -> dict:
         """What makes two builds comparable (workers do not change the output)."""
         d = asdict(self)
         d.pop("workers")
+        d.pop("allow_empty")
         d["formats"] = list(self.formats)
         return d
 
@@ -92,28 +95,28 @@ def _start_exports(out: Path, done: dict[int, ChunkStats]) -> SftExports:
 
 
 # ------------------------------------------------------------------------------- the build
+_RECORDED = ("chunk-*.json",)  # a build's recorded work under .state/
+
+
 def _check_state(out: Path, opts: UniprotBuildOptions) -> dict[int, ChunkStats]:
-    state = out / ".state"
-    state.mkdir(parents=True, exist_ok=True)
-    fp = state / "options.json"
-    want = json.dumps(opts.fingerprint(), sort_keys=True)
-    if fp.exists() and fp.read_text() != want:
-        raise ProteinLMError(
-            f"{out} holds a build made with other options ({fp}); use a new --out directory or delete it"
-        )
-    fp.write_text(want)
+    for path in [*opts.inputs, *opts.enzyme, *([opts.sifts_enzyme] if opts.sifts_enzyme else [])]:
+        if not Path(path).is_file():
+            raise SourceError(f"{path}: no such input file")
+    claim(out, opts.fingerprint(), _RECORDED)  # only now that the arguments are valid
     done = {}
-    for f in sorted(state.glob("chunk-*.json")):
+    for f in sorted((out / ".state").glob("chunk-*.json")):
         d = json.loads(f.read_text())
         done[d["index"]] = ChunkStats(**d)
     return done
 
 
-def _items(opts: UniprotBuildOptions, skipped: list[str], hashed: dict[str, HashingReader]) -> Iterator[Item]:
+def _items(opts: UniprotBuildOptions, skipped: list[str], hashed: dict[str, HashingReader],
+           read: Counter) -> Iterator[Item]:
     """The build's items in input order: flat-file pieces (parsed by the chunk's worker) and XML/TSV
     entries (parsed here). The same protein from two inputs (e.g. a .dat and an .xml) is kept once:
     an item whose accession an earlier one had is skipped and reported to `skipped`. A flat file is
-    hashed as it is read (its `HashingReader` goes to `hashed`): no second pass for the manifest."""
+    hashed as it is read (its `HashingReader` goes to `hashed`): no second pass for the manifest.
+    `read` counts each file's entries (flat-file entries before parsing)."""
     from proteinlm.sources import uniprot
 
     def on_error(err: RecordError) -> None:
@@ -126,12 +129,14 @@ def _items(opts: UniprotBuildOptions, skipped: list[str], hashed: dict[str, Hash
             hashed[name] = hashing = HashingReader(hashlib.sha256())
             for text, line in uniprot.flat_pieces(path, hashing):
                 acc = uniprot.piece_accession(text)
+                read[path] += 1
                 if acc is not None and not seen.add(acc):
                     skipped.append(f"{name}:{line}: duplicate accession {acc} (kept the first)")
                     continue
                 yield name, text, line
             continue
         for entry in uniprot.parse(path, on_error=on_error):
+            read[path] += 1
             if not seen.add(entry.accession):
                 skipped.append(f"{entry.source}: duplicate accession {entry.accession} (kept the first)")
                 continue
@@ -150,9 +155,10 @@ def build_uniprot(opts: UniprotBuildOptions, progress: Callable[[int], None] | N
     skipped: list[str] = []
     enzymes, dr_map, transfers = {}, {}, {}
     if opts.enzyme:  # enzyme.dat is ~8k entries: held in memory
-        entries = [
-            e for path in opts.enzyme for e in enzyme_source.parse(path, on_error=lambda e: skipped.append(str(e)))
-        ]
+        per_file = {path: list(enzyme_source.parse(path, on_error=lambda e: skipped.append(str(e)))) for path in opts.enzyme}
+        if not opts.allow_empty:
+            require_records({p: len(es) for p, es in per_file.items()}, EXPECTED["enzyme"], skipped)
+        entries = [e for es in per_file.values() for e in es]
         enzymes, dr_map = ecot.ec_index(entries)
         transfers = ecot.transfer_index(entries)
     sifts = ecot.load_sifts_enzyme(opts.sifts_enzyme) if opts.sifts_enzyme else None
@@ -167,6 +173,7 @@ def build_uniprot(opts: UniprotBuildOptions, progress: Callable[[int], None] | N
     pending: list[tuple] = []
     results: list[ChunkStats] = []
     hashed: dict[str, HashingReader] = {}  # flat-file inputs, hashed as they are read
+    read: Counter = Counter({path: 0 for path in opts.inputs})
 
     def handle(result: ChunkResult, messages: list[str]) -> list:
         """In chunk order: the chunk's skipped records, its state and exports; its ECoT candidates."""
@@ -194,7 +201,7 @@ def build_uniprot(opts: UniprotBuildOptions, progress: Callable[[int], None] | N
         buffer: list[Item] = []
         messages: list[str] = []  # what cutting and XML/TSV parsing reported for this chunk
         index = 0
-        for item in _items(opts, messages, hashed):
+        for item in _items(opts, messages, hashed, read):
             buffer.append(item)
             if len(buffer) >= opts.shard_entries:
                 yield from submit(index, buffer, messages[:])
@@ -224,6 +231,9 @@ def build_uniprot(opts: UniprotBuildOptions, progress: Callable[[int], None] | N
     export_counts = exports.finish(lambda split: shard_rows(out, split))
 
     chunks = sorted(list(done.values()) + results, key=lambda s: s.index)
+    if not opts.allow_empty:  # an input without entries, or no entry read at all, stops the build
+        check_output(out, _RECORDED, dict(read), EXPECTED["uniprot"], skipped, built=sum(c.entries for c in chunks),
+                     why=lambda: "\n".join(f"{p}: no {EXPECTED['uniprot']} read.{quote_skips(skips_of(p, skipped))}" for p in read))
     manifest = _manifest(opts, out, chunks, ecot_stats, skipped, export_counts, hashed)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     wall = time.perf_counter() - started

@@ -21,6 +21,7 @@ import xxhash
 from isal import igzip
 
 from proteinlm.compiled import ROWS, compiled
+from proteinlm.errors import ProteinLMError
 
 
 def _atomic_path(path: Path) -> Path:
@@ -199,6 +200,17 @@ def read_jsonl_gz(path: Path) -> Iterator[dict]:
     with igzip.open(path, "rt", encoding="utf-8") as fh:
         for line in fh:
             yield json.loads(line)
+
+
+def iter_texts(dirs: Iterable[str | Path]) -> Iterator[str]:
+    """Texts of the train shards under `DIR/pretrain/*/` of each build dir, in sorted order."""
+    for d in dirs:
+        shards = sorted(Path(d).glob("pretrain/*/train-*.jsonl.gz"))
+        if not shards:
+            raise ProteinLMError(f"{d}: no pretrain/*/train-*.jsonl.gz shards to pack")
+        for shard in shards:
+            for row in read_jsonl_gz(shard):
+                yield row["text"]
 
 
 def file_info(path: Path, root: Path | None = None, digest: str = "sha256") -> dict:
