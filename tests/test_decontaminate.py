@@ -244,6 +244,22 @@ def test_two_workers_give_the_same_report_and_a_killed_run_resumes(builds, copie
         run(builds, [path], tmp_path / "one", mode="drop", ngram=8)
 
 
+def test_datatrove_tasks_give_the_local_report(builds, copied_bench, tmp_path):
+    pytest.importorskip("datatrove")
+    from proteinlm.dataset.decontaminate_executors import run_decontaminate
+    from proteinlm.dataset.executors import ExecutorSpec
+
+    path = copied_bench[0]
+    local = run(builds, [path], tmp_path / "local")
+    opts = DecontaminateOptions(builds=builds, benches=[str(path)], out=str(tmp_path / "dt"))
+    spread = run_decontaminate(opts, ExecutorSpec("datatrove-local", tasks=3))
+    assert spread["run"]["shards_resumed"] == len(list((tmp_path / "dt" / ".state" / "shards").glob("*.json")))
+    assert len(list((tmp_path / "dt" / ".state" / "datatrove" / "scan-3tasks" / "completions").iterdir())) == 3
+    for r in (local, spread):
+        r.pop("run")
+    assert spread == local
+
+
 def test_bad_inputs_are_named(builds, tmp_path):
     with pytest.raises(ProteinLMError, match="not a build directory"):
         run([str(tmp_path)], ["sample"], tmp_path / "x")

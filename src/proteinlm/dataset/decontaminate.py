@@ -148,14 +148,14 @@ def make_plan(opts: DecontaminateOptions) -> Plan:
     return Plan(opts, questions, bench, provenance, shards, drop_dirs, {"benches": bench_info, "provenance": prov_info})
 
 
-def _check_state(plan: Plan) -> None:
+def check_state(plan: Plan) -> None:
     """A resumed run must look for the same n-grams in the same builds."""
     o = plan.opts
     want = json.dumps({"ngram": o.ngram, "mode": o.mode, "builds": [str(Path(b).resolve()) for b in o.builds],
                        "benches": [b["sha256"] for b in plan.sources["benches"]],
                        "provenance": [p["sha256"] for p in plan.sources["provenance"]]}, sort_keys=True)
     fp = Path(o.out) / ".state" / "options.json"
-    fp.parent.mkdir(parents=True, exist_ok=True)
+    plan.state.mkdir(parents=True, exist_ok=True)
     if fp.exists() and fp.read_text() != want:
         raise ProteinLMError(f"{o.out} holds a decontamination run with other options ({fp}); use a new --out or delete it")
     fp.write_text(want)
@@ -212,8 +212,7 @@ def decontaminate(opts: DecontaminateOptions, progress: Callable[[int], None] | 
     started = time.perf_counter()
     plan = make_plan(opts)
     out = Path(opts.out)
-    plan.state.mkdir(parents=True, exist_ok=True)
-    _check_state(plan)
+    check_state(plan)
     resumed = sum(load_done(plan, s) is not None for s in plan.shards)
     todo = list(range(len(plan.shards)))
     if opts.workers > 1 and len(todo) > 1:
