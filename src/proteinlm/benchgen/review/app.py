@@ -44,8 +44,12 @@ def highlight(passage: str, quote: str) -> Markup:
             start, size = (match.a, match.size) if match.size >= len(quote) / 2 else (-1, 0)
     if start < 0:
         return escape(passage)
-    return escape(passage[:start]) + Markup("<mark>") + escape(passage[start:start + size]) + \
-        Markup("</mark>") + escape(passage[start + size:])
+    end = start + size
+    while start < end and passage[start].isspace():
+        start += 1
+    while end > start and passage[end - 1].isspace():
+        end -= 1
+    return escape(passage[:start]) + Markup("<mark>") + escape(passage[start:end]) + Markup("</mark>") + escape(passage[end:])
 
 
 def _dig(record: dict, *keys: str) -> Any:

@@ -11,13 +11,15 @@ from proteinlm.benchgen.review.store import REASONS
 
 
 def summary_tables(info: dict) -> list[Table]:
-    totals = Table(title=f"Review: {info.get('exported', 0)} exported under {info.get('policy', '?')} "
-                         f"({info['reviews_needed']} review(s) needed)")
-    totals.add_column("questions")
+    totals = Table(title="Questions")
+    totals.add_column("status")
     totals.add_column("count", justify="right")
     totals.add_row("total", str(info["total"]))
     for status, count in info["statuses"].items():
         totals.add_row(status, str(count))
+    totals.add_row("reviews needed", str(info["reviews_needed"]))
+    if "policy" in info:
+        totals.add_row(f"exported ({info['policy']})", str(info["exported"]))
     reasons = Table(title="Rejections by reason")
     reasons.add_column("reason")
     reasons.add_column("rejections", justify="right")
@@ -48,5 +50,5 @@ def print_summary(info: dict, console: Console) -> None:
 def summary_text(info: dict) -> str:
     """The same tables as plain text (no colour codes), for the file."""
     buffer = io.StringIO()
-    print_summary(info, Console(file=buffer, width=110, no_color=True, highlight=False))
+    print_summary(info, Console(file=buffer, width=160, no_color=True, highlight=False))
     return buffer.getvalue()
