@@ -149,3 +149,20 @@ def test_off_loopback_a_token_is_required(run_dir):
     assert client.get("/q/0").status_code == 200
     with pytest.raises(ProteinLMError, match="16 characters"):
         open_review(run_dir, token="short")
+
+
+def test_two_reviewers_are_handed_different_questions(run_dir):
+    setup = open_review(run_dir, reviews_needed=2)
+    app = create_app(setup.store)
+    alice, bob = app.test_client(), app.test_client()
+    for client, name in ((alice, "alice"), (bob, "bob")):
+        client.post("/login", data={"reviewer": name, "csrf_token": csrf(client.get("/login").data)})
+    assert alice.get("/").headers["Location"] == "/q/0"
+    page = alice.get("/q/0").data  # alice has question 1 open: bob gets question 2
+    assert bob.get("/").headers["Location"] == "/q/1"
+    alice.post("/q/0/decide", data={"action": "accept", "version": "0", "csrf_token": csrf(page)})
+    for position in range(6):
+        page = bob.get(f"/q/{position}").data
+        bob.post(f"/q/{position}/decide", data={"action": "accept", "version": "0", "csrf_token": csrf(page)})
+    assert b"Nothing left for you" in bob.get("/").data
+    assert alice.get("/").headers["Location"] == "/q/1"  # the rest still need alice's (second) review

@@ -38,7 +38,10 @@ class ExportResult:
 def _atomic_write(path: Path, text: str) -> None:
     """Write via a temporary file and rename, so a killed export leaves the old file or the new one."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
+    with tmp.open("w", encoding="utf-8") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
     os.replace(tmp, path)
 
 
