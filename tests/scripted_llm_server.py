@@ -13,6 +13,10 @@ It reads the default prompt templates (benchgen/papers/prompts/) and answers by 
                     sentence of this chunk: it passes every check but evidence
     bad_options     one option only
     long_explanation an explanation of 150 words
+    incoherent      a question whose correct option and explanation do not answer it
+    duplicate       the question of `duplicate_text`'s longest sentence (another chunk's), quoting a
+                    sentence of this chunk: a near-duplicate across the run
+    server_error    HTTP 500 every time (the call fails after the client's retries)
     wrong_answer    a good question worded "...findings is stated..." which the validator, given
                     the passage, answers wrongly
 * re-answer prompts (the official ProteinLMBench prompt): the correct option is the one not among
@@ -50,6 +54,11 @@ _OPTION = re.compile(r"^option (\d+): (.*)$", re.M)
 _QUESTION_LINE = re.compile(r" question: (.*)\n options:", re.S)
 
 
+def _passage(prompt: str) -> str:
+    m = _PASSAGE.search(prompt)
+    return m.group(1) if m else ""
+
+
 def _marked(name: str, text: str) -> str:
     m = re.search(name + r"<<(.*?)>>", text, re.S)
     return m.group(1) if m else ""
@@ -62,22 +71,24 @@ def longest_sentence(text: str) -> str:
 
 def _question(fact: str, quote: str, n_options: int, explanation: str | None = None) -> dict:
     options = [fact] + list(DISTRACTORS[: n_options - 1])
-    return {"question": f"Which of these findings is reported: {fact[:120]}?", "options": options, "answer": 1,
+    return {"question": f"Which of these findings is reported: {fact}?", "options": options, "answer": 1,
             "explanation": explanation or f"Option 1 is correct because the text states that {fact}",
             "evidence": quote}
 
 
 class ScriptedLLMServer(FakeOpenAIServer):
-    def __init__(self, script: dict[str, str] | None = None, *, other_text: str = "", n_options: int = 6,
-                 default_behaviour: str = "good") -> None:
+    def __init__(self, script: dict[str, str] | None = None, *, other_text: str = "", duplicate_text: str = "",
+                 n_options: int = 6, default_behaviour: str = "good") -> None:
         super().__init__()
         self.script = dict(script or {})
         self.other_text = other_text
+        self.duplicate_text = duplicate_text
         self.n_options = n_options
         self.default_behaviour = default_behaviour
         self.reject_schema = False
         self.hold_after: tuple[str, int] | None = None
         self.answered: list[tuple[str, str]] = []
+        self.held = 0  # requests held so far
         self._released = threading.Event()
         self._answered_by_kind: dict[str, int] = {}
 
@@ -101,8 +112,7 @@ class ScriptedLLMServer(FakeOpenAIServer):
             if self.script.get(key) == "malformed":
                 return "Sorry, I cannot do that."
             return json.dumps({"questions": [_question(fact, fact, self.n_options)]})
-        m = _PASSAGE.search(prompt)
-        chunk = m.group(1) if m else ""
+        chunk = _passage(prompt)
         how = self.behaviour(chunk)
         sentence = longest_sentence(chunk)
         if how in ("malformed_once", "malformed"):
@@ -112,6 +122,11 @@ class ScriptedLLMServer(FakeOpenAIServer):
             q["evidence"] = "The enzyme was purified from the venom of a deep-sea anglerfish in 1887."
         elif how == "other_article":
             q = _question(longest_sentence(self.other_text), sentence, self.n_options)
+        elif how == "duplicate":
+            q = _question(longest_sentence(self.duplicate_text), sentence, self.n_options)
+        elif how == "incoherent":
+            q["question"] = "Which planet of the solar system has the longest day?"
+            q["explanation"] = "Saturn's rings are made mostly of water ice."
         elif how == "bad_options":
             q["options"] = q["options"][:1]
         elif how == "long_explanation":
@@ -146,9 +161,16 @@ class ScriptedLLMServer(FakeOpenAIServer):
                 "choices": [choice], "usage": usage}
 
     # ------------------------------------------------------------------ holding and counting
+    def hold(self, kind: str, n: int) -> None:
+        """Hold every request once n more requests of `kind` have been answered."""
+        with self._lock:
+            self._released.clear()
+            self.hold_after = (kind, self._answered_by_kind.get(kind, 0) + n)
+
     def release(self) -> None:
-        self.hold_after = None
-        self._released.set()
+        with self._lock:
+            self.hold_after = None
+            self._released.set()
 
     def _handler_class(self):
         base = super()._handler_class()
@@ -163,9 +185,13 @@ class ScriptedLLMServer(FakeOpenAIServer):
                     hold = server.hold_after
                     held = hold is not None and server._answered_by_kind.get(hold[0], 0) >= hold[1]
                 if held:
+                    with server._lock:
+                        server.held += 1
                     server._released.wait(60)
                     self.close_connection = True
                     return  # the client was killed meanwhile; nothing is answered
+                if kind == "generate" and server.behaviour(_passage(prompt)) == "server_error":
+                    return self._send(500, _error("scripted failure", "server_error"))
                 if server.reject_schema and body.get("response_format"):
                     return self._send(400, _error("response_format json_schema is not supported", "invalid_request_error"))
                 with server._lock:
