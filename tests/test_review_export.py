@@ -24,7 +24,7 @@ runner = CliRunner()
 @pytest.fixture
 def reviewed(tmp_path):
     """The fixture run reviewed by two reviewers (two reviews needed): q0 both accept, q1 split,
-    q3 edited by bob then both accept, q4 both reject, q5 only alice (still needs a review)."""
+    q3 edited by bob then both accept the edit, q4 both reject, q5 only alice (still needs a review)."""
     run = tmp_path / "run"
     shutil.copytree(FIXTURE, run)
     store = open_review(run, reviews_needed=2).store
@@ -39,6 +39,9 @@ def reviewed(tmp_path):
     store.decide("PMC300:c0:q0", 0, "alice", "reject", "trivial")
     store.decide("PMC300:c0:q0", 0, "bob", "reject", "duplicate")
     store.decide("PMC200:c3200:q0", 0, "bob", "skip")
+    # alice accepted the text before bob's edit: that no longer counts until she accepts the new one
+    assert set(store.finals()["PMC200:c3200:q1"]) == {"bob"}
+    store.decide("PMC200:c3200:q1", version, "alice", "accept")
     store.close()
     return run
 
@@ -74,7 +77,7 @@ def test_export_shuffles_rewrites_and_loads(reviewed, tmp_path):
     edited = next(q for q in bench.records if q.id == "PMC200:c3200:q1")
     assert edited.question.startswith("In which organelle") and edited.meta["review_version"] == 1
     log = [json.loads(line) for line in result.log.read_text().splitlines()]
-    assert len(log) == 11 and log[6]["action"] == "edit" and log[6]["before"]["question"].startswith("Which organelle")
+    assert len(log) == 12 and log[6]["action"] == "edit" and log[6]["before"]["question"].startswith("Which organelle")
     summary = json.loads(result.summary_path.read_text())
     assert summary["statuses"] == {"pending": 1, "partial": 1, "accepted": 2, "rejected": 1, "disputed": 1}
     assert summary["reject_reasons"] == {"several_correct": 1, "trivial": 1, "duplicate": 1}

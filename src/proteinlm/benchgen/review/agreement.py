@@ -1,6 +1,7 @@
 """Where the review stands: each question's status, the export policies, and reviewer agreement.
 
-All of it is computed from the reviewers' latest accept/reject per question (`ReviewStore.finals`).
+All of it is computed from the reviewers' latest accept/reject of each question's latest version
+(`ReviewStore.finals`).
 """
 
 from __future__ import annotations

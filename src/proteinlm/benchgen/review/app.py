@@ -2,7 +2,7 @@
 
 Security, in one place: every page escapes what it shows (autoescape; the evidence highlight escapes
 each piece before marking it), every POST carries the session's CSRF token (Flask-WTF), the session
-cookie is HttpOnly and SameSite=Strict, the Content-Security-Policy allows only the app's own script
+cookie is HttpOnly and SameSite=Lax, the Content-Security-Policy allows only the app's own script
 and style (no inline script runs, even one that slipped through), and when the app is given an
 access token (required off 127.0.0.1) no page opens without it.
 """
@@ -69,7 +69,7 @@ def create_app(store: ReviewStore, *, reviewer: str | None = None, token: str | 
         SECRET_KEY=store.secret_key(),
         SESSION_COOKIE_NAME="proteinlm_review",
         SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SAMESITE="Lax",  # Strict would drop the session on links from other sites
         WTF_CSRF_TIME_LIMIT=None,  # a review session lasts hours; the token is bound to the session
         MAX_CONTENT_LENGTH=1 << 20,
     )

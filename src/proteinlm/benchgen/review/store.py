@@ -219,10 +219,17 @@ class ReviewStore:
         return rows
 
     def finals(self) -> dict[str, dict[str, dict]]:
-        """{question id: {reviewer: that reviewer's latest accept/reject row}}: what counts."""
+        """{question id: {reviewer: that reviewer's latest accept/reject row}}: what counts.
+
+        Only decisions on a question's latest version count: after an edit the question is another
+        text, and whoever accepted the earlier one has to see the new one (the editor included).
+        """
         found: dict[str, dict[str, dict]] = {}
-        for row in self.conn.execute("SELECT id, qid, version, reviewer, at, action, reason, note FROM decisions "
-                                     "WHERE action IN ('accept', 'reject') ORDER BY id"):
+        for row in self.conn.execute(
+                "SELECT d.id, d.qid, d.version, d.reviewer, d.at, d.action, d.reason, d.note FROM decisions d "
+                "JOIN (SELECT qid, MAX(version) AS latest FROM versions GROUP BY qid) v "
+                "ON d.qid = v.qid AND d.version = v.latest "
+                "WHERE d.action IN ('accept', 'reject') ORDER BY d.id"):
             found.setdefault(row["qid"], {})[row["reviewer"]] = dict(row)
         return found
 
