@@ -233,9 +233,13 @@ def test_two_workers_give_the_same_report_and_a_killed_run_resumes(builds, copie
     results = sorted(state.glob("*.json"))
     for p in results[::2]:
         p.unlink()
+    gone = next(p for p in sorted((tmp_path / "one" / "pubmed").rglob("train-*.parquet")))
+    gone.unlink()  # a filtered copy removed: its shard is redone too
     again = run(builds, [path], tmp_path / "one", mode="drop")
-    assert again["run"]["shards_resumed"] == len(results) - len(results[::2])
-    assert again["run"]["shards_scanned"] == len(results[::2])
+    key = f"000-pretrain__pubmed__{gone.name.split('.')[0]}.json"
+    redone = len(results[::2]) + (key not in {p.name for p in results[::2]})
+    assert again["run"]["shards_scanned"] == redone and gone.is_file()
+    assert again["run"]["shards_resumed"] == len(results) - redone
     again.pop("run")
     for b in again["builds"]:
         b["out"] = Path(b["out"]).name
@@ -258,6 +262,21 @@ def test_datatrove_tasks_give_the_local_report(builds, copied_bench, tmp_path):
     for r in (local, spread):
         r.pop("run")
     assert spread == local
+
+
+def test_a_parquet_only_build_gives_the_same_findings(builds, copied_bench, tmp_path):
+    path = copied_bench[0]
+    inputs = [PUBMED / "pubmed1.xml", PUBMED / "pubmed2.xml", PUBMED / "pubmed-29768149.xml",
+              PUBMED / "test_current_medline.xml.gz"]
+    build_literature(LiteratureOptions(subset="pubmed", inputs=[str(p) for p in inputs], out=str(tmp_path / "pq"),
+                                       tokenizer="none", min_chars=50, shard_docs=4, formats=("parquet",)))
+    found = lambda r: sorted((q["id"], d["id"], d["row"], d["shard"].split(".")[0]) for q in r["questions"]  # noqa: E731
+                             for d in q["documents"])
+    parquet = run([str(tmp_path / "pq")], [path], tmp_path / "a", mode="drop")
+    assert found(parquet) == found(run(builds[:1], [path], tmp_path / "b")) != []
+    assert all(d["shard"].endswith(".parquet") for q in parquet["questions"] for d in q["documents"])
+    kept = all_rows([parquet["builds"][0]["out"]])
+    assert len(kept) == parquet["totals"]["documents"] - parquet["totals"]["contaminated_documents"]
 
 
 def test_bad_inputs_are_named(builds, tmp_path):

@@ -292,7 +292,8 @@ def build_decontaminate_cmd(
     workers: int = typer.Option(1, "--workers", help="Processes scanning shards in parallel (same report)."),
     out: Path = typer.Option(..., "--out", help="Writes OUT/decontamination.json (a killed run resumes here)."),
     executor: str = _LIT_EXEC, tasks: Optional[int] = typer.Option(None, "--tasks", help="datatrove tasks (default: one per shard)."),
-    executor_opt: Optional[List[str]] = _LIT_EXEC_OPT,
+    executor_opt: Optional[List[str]] = typer.Option(None, "--executor-opt", help="KEY=VALUE for the datatrove executor, "
+                                                     "e.g. partition=cpu, time=04:00:00, logging_dir=...; repeatable."),
 ):
     """Benchmark questions found in a build's documents (n-gram overlap), per question and subset."""
     from proteinlm.dataset.decontaminate import DecontaminateOptions

@@ -163,11 +163,15 @@ def check_state(plan: Plan) -> None:
 
 # ------------------------------------------------------------------------------- per-shard tasks
 def load_done(plan: Plan, shard: ShardRef) -> dict | None:
-    """The stored result of a shard, unless missing or made from a shard file that has changed."""
+    """The stored result of a shard, unless missing, made from a shard file that has changed, or
+    (drop mode) its filtered copy is gone."""
     p = plan.result_path(shard)
     if not p.is_file():
         return None
     result = json.loads(p.read_text())
+    root = plan.drop_dirs[shard.build]
+    if root is not None and not all((Path(root) / f"{shard.stem}.{fmt}").is_file() for fmt in shard.formats):
+        return None
     return result if result.get("signature") == shard.signature() else None
 
 

@@ -90,6 +90,10 @@ def summary(report: dict, limit: int = 20) -> str:
                      f"{s['by_ngram']:>9,} {s['by_provenance']:>9,}")
     t = report["totals"]
     lines.append(f"{'total':40} {t['documents']:>10,} {'':>12} {t['contaminated_documents']:>12,}")
+    if report["mode"] == "drop":
+        by = [sum(s[k] for s in report["subsets"].values()) for k in ("by_ngram", "by_provenance")]
+        lines.append(f"dropped {t['contaminated_documents']:,} documents (holding a question's n-gram: {by[0]:,}; "
+                     f"source article of a generated question: {by[1]:,}), kept {t['documents'] - t['contaminated_documents']:,}")
     lines.append("")
     lines.append(f"{t['contaminated_questions']} of {t['questions']} questions contaminated ({report['ngram']}-grams; "
                  f"{t['questions'] - t['checked']} too short to check: no field of {report['ngram']} words)")
