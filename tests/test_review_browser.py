@@ -238,6 +238,9 @@ def test_second_reviewer_and_agreement(server, profiles, alice):
         name.send_keys("bob'); DROP TABLE decisions; --")
         bob.find_element(By.ID, "start").click()
         assert current_qid(bob) == "PMC100:c0:q0"
+        # alice's verdict stays hidden until bob has given his: the two reviews are independent
+        assert "1 decision(s) by other reviewers hidden" in bob.find_element(By.ID, "hidden-decisions").text
+        assert "alice" not in bob.find_element(By.ID, "history").text
         bob.find_element(By.ID, "accept").click()
         acknowledged(bob, "Accepted question 1")
         bob.get(server.url + "/q/1")

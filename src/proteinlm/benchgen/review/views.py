@@ -82,8 +82,14 @@ def show(position: int):
     finals = g.store.finals()
     history = g.store.decisions(question["qid"])
     mine = next((row for row in reversed(history) if row["reviewer"] == reviewer and row["action"] != "edit"), None)
-    return render_template("question.html", q=question, history=history, mine=mine, reviewer=reviewer,
-                           reasons=REASONS, progress=_progress(finals),
+    # where two reviews are needed they should be independent (else the kappa measures little):
+    # others' verdicts stay hidden until this reviewer has given one on the current version
+    if g.store.reviews_needed > 1 and reviewer not in finals.get(question["qid"], {}):
+        shown = [row for row in history if row["reviewer"] == reviewer or row["action"] == "edit"]
+    else:
+        shown = history
+    return render_template("question.html", q=question, history=shown, hidden=len(history) - len(shown),
+                           mine=mine, reviewer=reviewer, reasons=REASONS, progress=_progress(finals),
                            status=status(finals.get(question["qid"], {}), g.store.reviews_needed))
 
 
