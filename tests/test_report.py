@@ -14,9 +14,9 @@ from proteinlm.bench.report import (
     plot_accuracy,
     print_table,
     render_markdown,
-    wilson_interval,
     write_report,
 )
+from proteinlm.bench.scoring import wilson_interval
 from proteinlm.errors import RunError
 
 # Newcombe (1998), Stat. Med. 17:857, Table I, method 3 (Wilson score, no continuity correction);
@@ -128,8 +128,8 @@ def test_markdown_without_categories(runs):
     md = render_markdown(summaries[1:])
     assert "Accuracy by category" not in md
     header, rule, *body = md.strip().splitlines()
-    assert header.count("|") == rule.count("|") == 10 and len(body) == 2
-    assert header.startswith("| run | model | backend | method | prompt | n | accuracy")
+    assert header.count("|") == rule.count("|") == 12 and len(body) == 2
+    assert header.startswith("| run | model | backend | method | extract | prompt | n | accuracy")
 
 
 def test_comparison_rows_fill_missing_ci(runs):
@@ -139,7 +139,7 @@ def test_comparison_rows_fill_missing_ci(runs):
     row = comparison_rows([s])[0]
     assert row["accuracy"] == pytest.approx(81 / 263)
     assert (row["ci_lo"], row["ci_hi"]) == pytest.approx(wilson_interval(81, 263))
-    assert "SmolLM2-135M-Instruct" in row["label"] and "loglik" in row["label"]
+    assert row["label"] == "run-a" and row["model_name"] == "SmolLM2-135M-Instruct"
 
 
 def test_plot_single_run_and_mixed_benches(runs, tmp_path):

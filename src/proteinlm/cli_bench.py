@@ -48,6 +48,20 @@ def bench(
         "(local backends stop there; a server's reply is cut after it); --full-output generates up to "
         "--max-new-tokens.",
     ),
+    extract: str = typer.Option(
+        "faithful",
+        "--extract",
+        help="generate: faithful (read the verdict the reply states) | published (the published evaluator: "
+        "sampled at T=0.1, 20 new tokens, prompt replaced out of the decoded text, first integer; "
+        "overrides --temperature, --max-new-tokens and --stop-at-answer).",
+    ),
+    abstain_label: Optional[str] = typer.Option(
+        None,
+        "--abstain-label",
+        help="Option number the instructions name for 'unsure' (official prompt: 7, an answer in questions "
+        "with 7+ options), or `none` to drop that sentence.",
+    ),
+    label: Optional[str] = typer.Option(None, "--label", help="Name of the run in reports and charts (default: the --out folder's name)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N questions."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Skip and count invalid records instead of stopping."),
 ):
@@ -58,7 +72,7 @@ def bench(
     if missing:
         _fail(ProteinLMError(f"missing {', '.join(missing)} (see `proteinlm bench --help`)"))
     from proteinlm.bench.loaders import load_bench
-    from proteinlm.bench.prompts import load_prompt_format
+    from proteinlm.bench.prompts import load_prompt_format, parse_abstain_label
     from proteinlm.bench.report import print_run
     from proteinlm.bench.runner import RunSettings, run_bench
     from proteinlm.models import load_backend
@@ -66,8 +80,11 @@ def bench(
 
     try:
         fmt = load_prompt_format(prompt)
+        if abstain_label is not None:
+            fmt = fmt.with_abstain_label(parse_abstain_label(abstain_label))
         settings = RunSettings(
             method=method,
+            extract=extract,
             generation=GenerationParams(
                 max_new_tokens=max_new_tokens,
                 temperature=temperature,
@@ -81,6 +98,16 @@ def bench(
         data = load_bench(bench_spec, skip_invalid=skip_invalid)
         if data.skipped:
             console.print(f"[yellow]skipped {len(data.skipped)} invalid records[/] (listed in summary.json)")
+        if extract == "published":
+            g = settings.generation
+            console.print(f"published decoding: sampled at T={g.temperature}, {g.max_new_tokens} new tokens, first integer")
+        asked = data.records[:limit] if limit else data.records
+        clashes = sum(not fmt.abstains(len(q.options)) for q in asked) if fmt.abstain_number else 0
+        if clashes:
+            console.print(
+                f"[yellow]{clashes} questions have {fmt.abstain_number}+ options[/]: there \"option "
+                f"{fmt.abstain_number}\" is an answer, not the abstention (--abstain-label sets another)"
+            )
         console.print(f"loading {backend} model [bold]{model}[/] ...")
         be = load_backend(
             model,
@@ -102,7 +129,7 @@ def bench(
                     task = bar.add_task(f"{method} · {data.name}", total=total)
                     return lambda n: bar.advance(task, n)
 
-                summary = run_bench(be, data, fmt, out, settings, progress_factory=factory, limit=limit)
+                summary = run_bench(be, data, fmt, out, settings, progress_factory=factory, limit=limit, label=label)
         finally:
             be.close()
     except ProteinLMError as exc:

@@ -12,9 +12,14 @@ is read in tiers, the first tier that yields something wins:
 4. an abstention phrase ("I don't know", "无法确定") when nothing above chose an option.
 
 Option number `abstain_number` (the official prompt's "option 7") is an abstention, not an
-answer, wherever it is read.  Tokens are validated against `n_options`: a letter beyond the
-options is ignored (it is more likely a word than an answer); a number beyond them gives
-rule "out_of_range" with choice None.
+answer, wherever it is read, but only in a question with fewer options than that number: with
+7 or more options "7" names a real option.  Tokens are validated against `n_options`: a letter
+beyond the options is ignored (it is more likely a word than an answer); a number beyond them
+gives rule "out_of_range" with choice None.
+
+Text the reply repeats from the prompt (`echoes`: the instructions' sentences, the question) is
+blanked out first, so the instructions' "output option 7" or a number of the question is never
+read as the model's choice.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Sequence
 
 
 @dataclass(frozen=True)
@@ -59,7 +65,7 @@ _VERDICTS = [
     # "The correct option is Option 3", "the correct option number is 3", "Answer: C",
     # "The answer is (C)", "final answer would be option 2", "correct choice = B".
     (re.compile(r"(?<![a-z])(?:answer|option|choice|response)(?:\s+number)?\s*"
-                r"(?:is|would\s+be|should\s+be|will\s+be|:|=)\s*"
+                r"(?:is|would\s+be|should\s+be|will\s+be|:|=)\s*:?\s*"
                 r"(?:(?:therefore|thus|clearly|likely|probably|definitely)\s+)?"
                 r"(?:(?P<ow>option|choice|number)\s*)?" + _TOK, _I), "verdict", False),
     # Enumerating replies: "option 3 is correct", "Option 2 (Myoglobin) is the best answer".
@@ -138,7 +144,7 @@ def _value(tok: str, n: int, abstain: int | None) -> Extraction | None:
     """Map a token to an Extraction with a provisional rule; None for a letter beyond the options."""
     if tok.isdigit():
         k = int(tok)
-        if abstain is not None and k == abstain:  # checked first: the prompt defines it
+        if abstain is not None and k == abstain and n < abstain:  # the prompt defines it
             return Extraction(None, True, "abstain")
         if 1 <= k <= n:
             return Extraction(k - 1, False, "")
@@ -151,12 +157,20 @@ def _finish(v: Extraction, rule: str) -> Extraction:
     return v if v.rule else Extraction(v.choice, v.abstained, rule)
 
 
+def _blank_echoes(s: str, echoes: Sequence[str]) -> str:
+    for echo in echoes:
+        e = _normalize(echo)
+        if e:
+            s = s.replace(e, "\n")
+    return s.strip()
+
+
 def extract_answer(text: str, n_options: int, style: str = "number",
-                   abstain_number: int | None = 7) -> Extraction:
+                   abstain_number: int | None = 7, echoes: Sequence[str] = ()) -> Extraction:
     """Return the option chosen in `text` (see the module docstring for the rules)."""
     if style not in ("number", "letter"):
         raise ValueError(f"style must be 'number' or 'letter', not {style!r}")
-    s = _normalize(text)
+    s = _blank_echoes(_normalize(text), echoes)
 
     # Tier 1: the last valid verdict wins.
     found = []

@@ -14,19 +14,15 @@ import io
 import json
 import os
 import re
-import socket
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterator
-from urllib.parse import urlparse
+from typing import Any
 
+from proteinlm.bench.hub_source import HF_NAME, hub_rows
 from proteinlm.errors import BenchDataError
 from proteinlm.records import MCQ
 
-HF_CONFIG = "evaluation"
-HF_DATASET = "tsynbio/ProteinLMBench"
 
 # Option labels we strip. The separator after an ASCII "." / ")" / ":" must be followed by a space
 # (or end the option) so that "1.5 mM" or "3:1 ratio" are never mistaken for labels.
@@ -39,9 +35,9 @@ _LABEL_PATTERNS = [
 ]
 _ANSWER_NUMBER = re.compile(r"^(?:option\s*)?(\d+)\s*(?:[:：.．)].*)?$", re.IGNORECASE | re.DOTALL)
 _ANSWER_LETTER = re.compile(r"^(?:option\s*)?[(（]?([A-Za-z])[)）]?\s*(?:[:：.．].*)?$", re.IGNORECASE | re.DOTALL)
-# Per-option columns (CSV, some HF exports): option_1 / "option 1" / option1, or a single letter A-F.
-_OPTION_COLUMN = re.compile(r"^(?:option[\s_-]*(\d+)|([a-f]))$")
-_HF_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # owner/name
+# Per-option columns (CSV, some HF exports): option_1 / "option 1" / option1 (any number, the real
+# benchmark goes to 10), or a single letter A-J.
+_OPTION_COLUMN = re.compile(r"^(?:option[\s_-]*(\d+)|([a-j]))$")
 _FILE_SUFFIX = re.compile(r"\.(json|jsonl|csv)(\.gz)?$", re.IGNORECASE)
 _CATEGORY_KEYS = ("category", "subject", "type")
 
@@ -225,7 +221,7 @@ def _csv_rows(text: str, source: str) -> list[_Row]:
         if "options" not in lowered and not any(_OPTION_COLUMN.match(h) for h in lowered):
             raise BenchDataError(
                 f"{source}: CSV header (line 1) needs an 'options' column (JSON list) "
-                "or option_1..option_6 / A..F columns"
+                "or per-option columns: option 1..option 10 (option_1, option1) or A..J"
             )
         rows: list[_Row] = []
         last_line = reader.line_num
@@ -313,69 +309,9 @@ def _load_sample() -> _Source:
     return _load_bytes(resource.read_bytes(), "sample.json", str(resource), "sample")
 
 
-def _offline_requested() -> bool:
-    flags = (os.environ.get(v, "").upper() for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
-    return any(flag in ("1", "ON", "YES", "TRUE") for flag in flags)
-
-
-def _hub_unreachable(timeout: float = 3.0) -> str:
-    """A reason if a quick TCP probe of the Hub fails, else "". Without it, a dead network costs the
-    hub client's 5 retries with backoff (25 s to minutes) before it gives up."""
-    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
-        return ""  # a direct probe says nothing about a proxied connection: let the client try
-    endpoint = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
-    host, port = endpoint.hostname or "huggingface.co", endpoint.port or (80 if endpoint.scheme == "http" else 443)
-    try:
-        socket.create_connection((host, port), timeout=timeout).close()
-        return ""
-    except OSError as e:
-        return f"{host}:{port} is unreachable ({e}); "
-
-
-@contextmanager
-def _forced_offline(enabled: bool) -> Iterator[None]:
-    """Run as if HF_HUB_OFFLINE=1 (a cached copy still loads, nothing is requested); the flags are
-    module globals read once at import, so set them for the call and restore them afterwards."""
-    import datasets.config
-    import huggingface_hub.constants
-
-    targets = [(huggingface_hub.constants, "HF_HUB_OFFLINE"), (datasets.config, "HF_HUB_OFFLINE")]
-    saved = [getattr(module, name) for module, name in targets]
-    try:
-        if enabled:
-            for module, name in targets:
-                setattr(module, name, True)
-        yield
-    finally:
-        for (module, name), value in zip(targets, saved):
-            setattr(module, name, value)
-
-
 def _load_hf(spec: str, split: str) -> _Source:
-    # "owner/name" or, as `Bench.source` writes it, "owner/name/config"
-    dataset, _, config = spec.rpartition("/") if spec.count("/") == 2 else (spec, "", HF_CONFIG)
-    if not _HF_NAME.match(dataset):
-        raise BenchDataError(f"not a Hugging Face dataset name: {spec!r} (expected hf:owner/name)")
-    # Offline when asked (even if the hub library was imported before the variable was set) or when
-    # the Hub is unreachable: a cached copy still loads, anything else fails at once.
-    unreachable = "" if _offline_requested() else _hub_unreachable()
-    try:
-        import datasets
-
-        with _forced_offline(_offline_requested() or bool(unreachable)):
-            rows = [dict(row) for row in datasets.load_dataset(dataset, config, split=split)]
-    except Exception as e:  # offline, missing dataset/config/split, HTTP errors, ...: all the same advice
-        raise BenchDataError(
-            f"could not fetch the Hugging Face dataset '{dataset}' (config '{config}', split '{split}'): "
-            f"{unreachable}{type(e).__name__}: {e}\n"
-            f"If you are offline or the Hub is unreachable, download the benchmark file (e.g. ProteinLMBench.json "
-            f"from https://huggingface.co/datasets/{HF_DATASET}) where you have network access and pass it as a "
-            "local file: --bench path/to/file.json (JSON, JSONL and CSV files are accepted, optionally .gz)."
-        ) from None
-    canonical = json.dumps(rows, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    source = f"hf:{dataset}/{config}" + ("" if split == "train" else f"@{split}")
-    indexed: list[_Row] = [(i, None, raw) for i, raw in enumerate(rows)]
-    return dataset, source, hashlib.sha256(canonical.encode()).hexdigest(), indexed
+    name, source, sha256, rows = hub_rows(spec, split)
+    return name, source, sha256, [(i, None, raw) for i, raw in enumerate(rows)]
 
 
 def load_bench(spec: str, *, skip_invalid: bool = False, hf_split: str = "train") -> Bench:
@@ -403,6 +339,6 @@ def _source(spec: str, hf_split: str) -> _Source:
         return _load_hf(spec[3:], hf_split)
     path = Path(spec).expanduser()
     # "owner/name" means the Hub only when it is not a local file and does not look like one
-    if path.exists() or _FILE_SUFFIX.search(spec) or not _HF_NAME.match(spec):
+    if path.exists() or _FILE_SUFFIX.search(spec) or not HF_NAME.match(spec):
         return _load_file(path)
     return _load_hf(spec, hf_split)

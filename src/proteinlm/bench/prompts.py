@@ -1,8 +1,9 @@
 """Prompt formats: how an MCQ becomes the text a model reads, and how its answer labels look.
 
 - `official`: the published ProteinLMBench instructions and layout (numbered "option N: ..." lines,
-  ending in "The correct option is:"; "option 7" means "unsure").
-- `letter`: options lettered A-F, "Answer: $LETTER" (OpenCompass / lm-eval MMLU style).
+  ending in "The correct option is:"; "option 7" means "unsure", but only where a question has
+  fewer than 7 options: the published file has 7- to 10-option questions whose answer is 7).
+- `letter`: options lettered A-J (any count up to Z), "Answer: $LETTER" (OpenCompass / lm-eval MMLU style).
 - a user template file (YAML or JSON) with the same fields as `PromptFormat`.
 
 A format also says what an answer looks like, so that `loglik` can score the option labels as the
@@ -13,8 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import string
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from proteinlm.errors import PromptFormatError
@@ -23,12 +25,15 @@ from proteinlm.records import MCQ
 
 LETTERS = string.ascii_uppercase
 
+#: the published instructions' abstention sentence; `with_abstain_label` rewrites or drops it
+ABSTAIN_SENTENCE = "If you are still unsure about the answer, output option {}.\n"
+
 OFFICIAL_INSTRUCTIONS = (
     "Answer the multiple-choice question based solely on the provided context.\n"
-    "If you are still unsure about the answer, output option 7.\n"
-    "Select only ONE correct option by its number. Start your response with 'The correct option is' "
-    'followed by the option number ONLY. eg: "The correct option is Option X."\n'
-    "Think step by step."
+    + ABSTAIN_SENTENCE.format(7)
+    + "Select only ONE correct option by its number. Start your response with 'The correct option is' "
+    + 'followed by the option number ONLY. eg: "The correct option is Option X."\n'
+    + "Think step by step."
 )
 
 
@@ -45,14 +50,52 @@ class PromptFormat:
     answer_prefix_chat: str
     #: what is appended to the answer prefix for option i (label-form), before the label
     label_sep: str = " "
+    #: appended to every label of a question where one label is a prefix of another (" 1" and
+    #: " 10"): P(" 1") also counts every " 10", so option 10 could never win; P(" 1.") does not
+    label_end: str = "."
     instructions: str = ""
     system: str | None = None
+    #: the option number the instructions reserve for "unsure"; it is an abstention only for
+    #: questions with fewer options than that number (for the others it is a real answer)
     abstain_number: int | None = None
     #: matches once a reply has stated its answer in the requested form; generation may stop there
     answer_regex: str | None = None
 
     def label(self, index: int) -> str:
-        return str(index + 1) if self.label_style == "number" else LETTERS[index]
+        if self.label_style == "number":
+            return str(index + 1)
+        if index >= len(LETTERS):
+            raise PromptFormatError(
+                f"prompt format {self.name!r} letters its options A-Z: option {index + 1} has no letter "
+                "(use a number-labelled format such as `official`)"
+            )
+        return LETTERS[index]
+
+    def abstains(self, n_options: int) -> bool:
+        """Whether the abstention label means "unsure" for a question with `n_options` options
+        (with as many options as the label's number, it names a real option)."""
+        return self.abstain_number is not None and n_options < self.abstain_number
+
+    def with_abstain_label(self, number: int | None) -> "PromptFormat":
+        """This format with another abstention option number in its instructions (None: no
+        abstention sentence at all). Only formats whose instructions state one can change it."""
+        current = ABSTAIN_SENTENCE.format(self.abstain_number) if self.abstain_number is not None else None
+        if current is None or current not in self.instructions:
+            raise PromptFormatError(
+                f"prompt format {self.name!r} has no abstention sentence ({ABSTAIN_SENTENCE.format('N')!r}) "
+                "in its instructions, so its abstention label cannot be changed"
+            )
+        if number is not None and number < 1:
+            raise PromptFormatError(f"abstention label must be an option number >= 1, not {number}")
+        sentence = "" if number is None else ABSTAIN_SENTENCE.format(number)
+        return replace(self, instructions=self.instructions.replace(current, sentence), abstain_number=number)
+
+    def echoes(self, mcq: MCQ) -> list[str]:
+        """Prompt text a reply may repeat without meaning it as an answer (the instructions'
+        sentences, the question): extraction blanks them out, so the instructions' "option 7" or a
+        number of the question is never read as the model's choice."""
+        sentences = re.split(r"(?<=[.!?])\s+|\n", self.instructions)
+        return [t.strip() for t in sentences + [mcq.question] if len(t.strip()) >= 12]
 
     def render(self, mcq: MCQ) -> str:
         options = "\n".join(
@@ -73,8 +116,14 @@ class PromptFormat:
         return Prompt(text=self.render(mcq), system=self.system, answer_prefix=prefix)
 
     def label_continuations(self, mcq: MCQ) -> list[str]:
-        """Continuations for `loglik`: the option labels as they would follow the answer prefix."""
-        return [self.label_sep + self.label(i) for i in range(len(mcq.options))]
+        """Continuations for `loglik`: the option labels as they would follow the answer prefix.
+
+        Where one label is a prefix of another (" 1" and " 10" in a 10-option question), every
+        label of the question gets `label_end`, so each continuation is a complete answer."""
+        labels = [self.label_sep + self.label(i) for i in range(len(mcq.options))]
+        if any(a != b and b.startswith(a) for a in labels for b in labels):
+            labels = [label + self.label_end for label in labels]
+        return labels
 
     def fingerprint(self) -> str:
         """Stable hash of everything that changes the text; part of the run cache key."""
@@ -93,8 +142,9 @@ OFFICIAL = PromptFormat(
     answer_prefix_raw=" Option",
     answer_prefix_chat="The correct option is Option",
     abstain_number=7,
-    # "...correct option is [Option] 3" followed by a character that ends the number
-    answer_regex=r"(?i)correct option(?: number)? is:?\s*\**\s*(?:option\s*)?\d+[^\d]",
+    # "...correct option is [Option [number]] 3" followed by a character that ends the number
+    # (so "1" of "10" does not stop the reply)
+    answer_regex=r"(?i)correct option(?: number)? is:?\s*\**\s*(?:option\s*(?:number\s*)?)?\(?\d+[^\d]",
 )
 
 LETTER = PromptFormat(
@@ -109,10 +159,20 @@ LETTER = PromptFormat(
     label_style="letter",
     answer_prefix_raw="",
     answer_prefix_chat="Answer:",
-    answer_regex=r"Answer:\s*\**\s*\(?[A-F](?:[^A-Za-z]|$)",
+    # A-J ends the reply at once; "I" only once punctuation follows, since "Answer: I think" is prose
+    answer_regex=r"Answer:\s*\**\s*\(?(?:[A-HJ](?:[^A-Za-z]|$)|I[.)*:,\n])",
 )
 
 BUILTIN = {"official": OFFICIAL, "letter": LETTER}
+
+
+def parse_abstain_label(text: str) -> int | None:
+    """`--abstain-label`: an option number, or "none" for no abstention sentence."""
+    if text.strip().lower() == "none":
+        return None
+    if not text.strip().isdigit() or int(text) < 1:
+        raise PromptFormatError(f"--abstain-label takes an option number (1, 2, ...) or `none`, not {text!r}")
+    return int(text)
 
 
 def load_prompt_format(spec: str) -> PromptFormat:

@@ -1,145 +1,44 @@
-"""Compare finished runs: a markdown table, a rich table and a bar chart of accuracy with 95% CIs.
+"""Compare finished runs: a terminal table that fits 80 columns, and `report.md` (every column,
+accuracy per option count and per category) with `report.png` (bars with 95% intervals).
 
-Each run directory holds the `summary.json` that `proteinlm bench` writes; this module only reads
-those files, so it works on runs from any machine or backend.
+The terminal keeps what a reader compares (run label, method and extraction, n, accuracy with its
+interval, parse counts) and moves what all runs share (prompt format, chance level) into the
+title; model, backend and speed are in report.md.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from proteinlm.errors import RunError
+from proteinlm.bench.chart import plot_accuracy, shared_bench
+from proteinlm.bench.compare import (
+    SAME_REPLIES,
+    comparison_rows,
+    load_summaries,
+    method_text,
+    pct,
+    run_labels,
+)
 
-Z95 = 1.959963984540054  # two-sided 95% normal quantile
-REQUIRED_KEYS = ("model", "method", "n", "correct")
+__all__ = ["comparison_rows", "load_summaries", "plot_accuracy", "print_run", "print_table",
+           "render_markdown", "write_report"]
 
-
-def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval for k successes in n trials (what statsmodels calls method="wilson")."""
-    if n <= 0:
-        return (0.0, 0.0)
-    if not 0 <= k <= n:
-        raise ValueError(f"wilson_interval: need 0 <= k <= n, got k={k}, n={n}")
-    p = k / n
-    z2 = z * z
-    denom = 1.0 + z2 / n
-    centre = (p + z2 / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
-# ---------------------------------------------------------------------------------------- loading
-
-
-def _summary_path(run_dir: Path) -> Path:
-    return run_dir if run_dir.name == "summary.json" and run_dir.is_file() else run_dir / "summary.json"
-
-
-def load_summaries(run_dirs: str | Path | Iterable[str | Path]) -> list[dict[str, Any]]:
-    """Read `summary.json` from each run directory (a path to the file itself is accepted too)."""
-    if isinstance(run_dirs, (str, Path)):
-        run_dirs = [run_dirs]
-    run_dirs = [Path(d) for d in run_dirs]
-    if not run_dirs:
-        raise RunError("no run directories given")
-    summaries = []
-    for run_dir in run_dirs:
-        path = _summary_path(run_dir)
-        if not path.is_file():
-            what = "does not exist" if not run_dir.exists() else "has no summary.json (did the run finish?)"
-            raise RunError(f"run directory {run_dir}: {what}")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise RunError(f"run directory {run_dir}: cannot read {path.name}: {exc}") from exc
-        if not isinstance(data, dict):
-            raise RunError(f"run directory {run_dir}: {path.name} is not a JSON object")
-        missing = [key for key in REQUIRED_KEYS if key not in data]
-        if missing:
-            raise RunError(f"run directory {run_dir}: {path.name} lacks keys {missing}")
-        data.setdefault("run_id", path.parent.name)
-        data.setdefault("run_dir", str(path.parent))
-        summaries.append(data)
-    return summaries
-
-
-# ---------------------------------------------------------------------------------------- tables
-
-
-def _accuracy(s: dict) -> float:
-    if s.get("accuracy") is not None:
-        return float(s["accuracy"])
-    return s["correct"] / s["n"] if s["n"] else 0.0
-
-
-def _ci(s: dict) -> tuple[float, float]:
-    ci = s.get("ci95")
-    if isinstance(ci, (list, tuple)) and len(ci) == 2:
-        return (float(ci[0]), float(ci[1]))
-    return wilson_interval(int(s["correct"]), int(s["n"]))
-
-
-def _short(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def run_label(s: dict, width: int = 32) -> str:
-    """A short label for a run: model basename, method and prompt format."""
-    model = str(s.get("model", "?")).rstrip("/").split("/")[-1]
-    model = model.removesuffix(".gguf")
-    return f"{_short(model, width)}\n{s.get('method', '?')} · {s.get('prompt_format', '?')}"
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}"
-
-
-def comparison_rows(summaries: Sequence[dict]) -> list[dict[str, Any]]:
-    """One flat row per run with the numbers every table and the chart show."""
-    rows = []
-    for s in summaries:
-        acc, (lo, hi) = _accuracy(s), _ci(s)
-        qps = s.get("questions_per_s")
-        rows.append(
-            {
-                "run": str(s.get("run_id", "?")),
-                "label": run_label(s),
-                "model": str(s.get("model", "?")),
-                "backend": str(s.get("backend", "?")),
-                "method": str(s.get("method", "?")),
-                "prompt": str(s.get("prompt_format", "?")),
-                "bench": (s.get("bench") or {}).get("name"),
-                "n": int(s["n"]),
-                "correct": int(s["correct"]),
-                "accuracy": acc,
-                "ci_lo": lo,
-                "ci_hi": hi,
-                "accuracy_text": f"{_pct(acc)}% [{_pct(lo)}–{_pct(hi)}]",
-                "parsed": s.get("parsed"),
-                "unparsed": s.get("unparsed"),
-                "abstained": s.get("abstained"),
-                "pua_text": "/".join(str(s.get(k, "–")) for k in ("parsed", "unparsed", "abstained")),
-                "questions_per_s": qps,
-                "qps_text": "–" if qps is None else f"{float(qps):.2f}",
-            }
-        )
-    return rows
-
-
+# report.md: every column
 _COLUMNS = (
-    ("run", "run"),
+    ("label", "run"),
     ("model", "model"),
     ("backend", "backend"),
     ("method", "method"),
+    ("extract", "extract"),
     ("prompt", "prompt"),
     ("n", "n"),
     ("accuracy_text", "accuracy [95% CI]"),
+    ("chance_text", "chance"),
     ("pua_text", "parsed/unparsed/abstained"),
     ("qps_text", "questions/s"),
 )
+RUN_COLUMN_WIDTH = 12  # a run's column in the per-option-count and per-category terminal tables
 
 
 def _md_cell(value: Any) -> str:
@@ -164,127 +63,178 @@ def _category_cells(summaries: Sequence[dict]) -> tuple[list[str], list[list[str
                 continue
             n, k = int(entry.get("n", 0)), int(entry.get("correct", 0))
             acc = entry.get("accuracy", k / n if n else 0.0)
-            row.append(f"{_pct(acc)}% (n={n})")
+            row.append(f"{pct(acc)}% (n={n})")
         body.append(row)
     return cats, body
 
 
+def _option_count_cells(summaries: Sequence[dict], short: bool = False) -> list[list[str]]:
+    """Per option count: the count, its chance level, then each run's accuracy (correct/n)."""
+    counts = sorted({int(k) for s in summaries for k in (s.get("per_option_count") or {})})
+    body = []
+    for k in counts:
+        row = [str(k), f"{pct(1 / k)}%"]
+        for s in summaries:
+            entry = (s.get("per_option_count") or {}).get(str(k))
+            if not entry:
+                row.append("–")
+            else:
+                acc = f"{pct(float(entry['accuracy']))}%"
+                row.append(acc if short else f"{acc} ({entry['correct']}/{entry['n']})")
+        body.append(row)
+    return body
+
+
 def render_markdown(summaries: Sequence[dict]) -> str:
-    """The comparison table, then (when any run has categories) a category x run accuracy table."""
+    """The comparison table (a published-extraction run adds a row for the faithful extraction of
+    the same replies), then accuracy per option count and per category, runs as columns."""
     rows = comparison_rows(summaries)
+    labels = run_labels(summaries)
     out = [_md_table([h for _, h in _COLUMNS], [[r[k] for k, _ in _COLUMNS] for r in rows])]
+    option_rows = _option_count_cells(summaries)
+    if option_rows:
+        out += ["", "### Accuracy by number of options", ""]
+        out.append(_md_table(["options", "chance"] + labels, option_rows))
     cats, body = _category_cells(summaries)
     if cats:
         out += ["", "### Accuracy by category", ""]
-        out.append(_md_table(["category"] + [r["run"] for r in rows], body))
+        out.append(_md_table(["category"] + labels, body))
     return "\n".join(out) + "\n"
 
 
+def _shared(rows: Sequence[dict], key: str) -> str | None:
+    values = {r[key] for r in rows}
+    return values.pop() if len(values) == 1 else None
+
+
+def _runs_that_fit(console, fixed: int, n_runs: int) -> int:
+    return max(1, min(n_runs, (console.width - fixed) // (RUN_COLUMN_WIDTH + 2)))
+
+
+def _plain(cells) -> list:
+    """Cells as rich Text: labels and model paths are shown as written, never read as markup."""
+    from rich.text import Text
+
+    return [c if isinstance(c, Text) else Text(str(c)) for c in cells]
+
+
+def _per_run_table(console, title: str, first: list[str], labels: list[str], body: list[list[str]]) -> None:
+    """Rows of per-run cells, as many run columns as the console holds; the rest are in report.md."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    fixed = sum(max(len(h), max((len(r[i]) for r in body), default=0)) + 2 for i, h in enumerate(first))
+    shown = _runs_that_fit(console, fixed, len(labels))
+    caption = f"{len(labels) - shown} more runs in report.md" if shown < len(labels) else None
+    table = Table(title=title, box=box.SIMPLE_HEAD, caption=caption)
+    for h in first:
+        table.add_column(h, justify="right" if h != "category" else "left")
+    for label in labels[:shown]:
+        table.add_column(Text(label), justify="right", max_width=RUN_COLUMN_WIDTH, overflow="fold")
+    for row in body:
+        table.add_row(*_plain(row[: len(first) + shown]))
+    console.print(table)
+
+
 def print_table(summaries: Sequence[dict], console=None) -> None:
-    """Print the comparison (and category) table to a rich console."""
+    """Print the comparison, then accuracy per option count and per category, within the
+    console's width (80 columns is enough)."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = console or Console()
-    table = Table(title="ProteinLMBench runs")
-    for key, header in _COLUMNS:
-        table.add_column(header, justify="right" if key in ("n", "qps_text") else "left")
-    for r in comparison_rows(summaries):
-        table.add_row(*(str(r[k]) for k, _ in _COLUMNS))
+    rows = comparison_rows(summaries)
+    prompt, chance = _shared(rows, "prompt"), _shared(rows, "chance_text")
+    title = "ProteinLMBench runs" + (f" · prompt {prompt}" if prompt else "") + (
+        f" · chance {chance}" if chance and chance != "–" else "")
+    table = Table(title=title, box=box.SIMPLE_HEAD, caption="model, backend, speed: report.md")
+    table.add_column("run", max_width=24, overflow="fold")
+    table.add_column("method", max_width=14)
+    if prompt is None:
+        table.add_column("prompt", max_width=9, overflow="fold")
+    table.add_column("n", justify="right")
+    table.add_column("accuracy [95% CI]", no_wrap=True)
+    if chance is None:
+        table.add_column("chance", justify="right")
+    table.add_column("parsed/\nunparsed/\nabstained", justify="right")
+    for r in rows:
+        same_run = r["extract"] == SAME_REPLIES
+        model = r["model_name"] if len(r["model_name"]) <= 24 else r["model_name"][:23] + "…"
+        run = Text("") if same_run else Text(r["label"]) + Text("\n" + model, style="dim")
+        method = r["method"] + ("" if r["extract"] in ("", "faithful") else f"\n{r['extract']}")
+        cells = [run, method] + ([r["prompt"]] if prompt is None else []) + [str(r["n"]), r["accuracy_text"]]
+        cells += ([r["chance_text"]] if chance is None else []) + [r["pua_text"]]
+        table.add_row(*_plain(cells))
     console.print(table)
+    labels = run_labels(summaries)
+    option_rows = _option_count_cells(summaries, short=True)
+    if option_rows:
+        _per_run_table(console, "Accuracy by number of options", ["options", "chance"], labels, option_rows)
     cats, body = _category_cells(summaries)
     if cats:
-        cat_table = Table(title="Accuracy by category")
-        cat_table.add_column("category")
-        for s in summaries:
-            cat_table.add_column(str(s.get("run_id", "?")), justify="right")
-        for row in body:
-            cat_table.add_row(*row)
-        console.print(cat_table)
+        body = [[row[0]] + [cell.split(" ")[0] for cell in row[1:]] for row in body]
+        _per_run_table(console, "Accuracy by category", ["category"], labels, body)
 
 
 def print_run(summary: dict, console=None) -> None:
-    """One run as a narrow two-column table (fits an 80-column terminal), categories below."""
+    """One run as a narrow two-column table (fits an 80-column terminal), then accuracy per option
+    count and per category."""
     from rich.console import Console
     from rich.table import Table
 
     console = console or Console()
-    row = comparison_rows([summary])[0]
-    table = Table(title=f"{summary.get('bench', {}).get('name', 'bench')} · {row['model']}", show_header=False)
+    rows = comparison_rows([summary])
+    row = rows[0]
+    from rich.text import Text
+
+    title = Text(f"{(summary.get('bench') or {}).get('name', 'bench')} · {row['label']}")
+    table = Table(title=title, show_header=False)
     table.add_column(style="bold")
     table.add_column()
-    for key, header in _COLUMNS:
-        if key not in ("run", "model"):
-            table.add_row(header, str(row[key]))
+    table.add_row(*_plain(["model", row["model"]]))
+    table.add_row(*_plain(["method", method_text(row)]))
+    for key, header in _COLUMNS[5:]:
+        table.add_row(*_plain([header, row[key]]))
+    if len(rows) > 1:
+        table.add_row(*_plain(["faithful extraction,\nsame replies", f"{rows[1]['accuracy_text']}, {rows[1]['pua_text']}"]))
+        table.add_row(*_plain(["prompt not stripped", summary.get("prompt_not_stripped", "–")]))
+    if summary.get("abstain_ambiguous"):
+        table.add_row(*_plain([
+            f"option {summary['abstain_label']} is an answer",
+            f"in {summary['abstain_ambiguous']} questions (not the abstention there)",
+        ]))
     console.print(table)
+    option_rows = _option_count_cells([summary])
+    if option_rows:
+        t = Table(title="Accuracy by number of options")
+        for h in ("options", "chance", "accuracy (correct/n)"):
+            t.add_column(h, justify="right")
+        for cells in option_rows:
+            t.add_row(*_plain(cells))
+        console.print(t)
     cats, body = _category_cells([summary])
     if cats:
         cat_table = Table(title="Accuracy by category")
         cat_table.add_column("category")
         cat_table.add_column("accuracy", justify="right")
         for cells in body:
-            cat_table.add_row(*cells)
+            cat_table.add_row(*_plain(cells))
         console.print(cat_table)
 
 
-# ---------------------------------------------------------------------------------------- chart
-
-
-def _shared_bench(summaries: Sequence[dict]) -> dict | None:
-    benches = [s.get("bench") or {} for s in summaries]
-    keys = {(b.get("sha256") or b.get("name")) for b in benches}
-    return benches[0] if len(keys) == 1 and None not in keys else None
-
-
-def plot_accuracy(summaries: Sequence[dict], path: str | Path) -> Path:
-    """A PNG bar chart of accuracy per run, with asymmetric 95% Wilson error bars."""
-    # Figure + Agg canvas directly: no pyplot, so no global backend or figure state is touched.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    rows = comparison_rows(summaries)
-    path = Path(path)
-    n_runs = len(rows)
-    fig = Figure(figsize=(max(6.0, 1.6 * n_runs + 2.0), 4.8), dpi=120)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
-    xs = list(range(n_runs))
-    acc = [100 * r["accuracy"] for r in rows]
-    err = [
-        [max(0.0, 100 * (r["accuracy"] - r["ci_lo"])) for r in rows],
-        [max(0.0, 100 * (r["ci_hi"] - r["accuracy"])) for r in rows],
-    ]
-    colors = [f"C{i % 10}" for i in range(n_runs)]
-    ax.bar(xs, acc, yerr=err, capsize=6, color=colors, alpha=0.85, edgecolor="black", linewidth=0.6,
-           error_kw={"elinewidth": 1.2, "ecolor": "black"})
-    for x, r in zip(xs, rows):
-        ax.annotate(f"{_pct(r['accuracy'])}%", (x, 100 * r["ci_hi"]), xytext=(0, 4),
-                    textcoords="offset points", ha="center", va="bottom", fontsize=9)
-    bench = _shared_bench(summaries)
-    chance = next((s["chance"] for s in summaries if s.get("chance") is not None), None)
-    if bench is not None and chance is not None:
-        ax.axhline(100 * float(chance), color="grey", linestyle="--", linewidth=1.2,
-                   label=f"chance ({100 * float(chance):.1f}%)")
-        ax.legend(loc="best", fontsize=9)
-    ax.set_xticks(xs)
-    ax.set_xticklabels([r["label"] for r in rows], fontsize=8, rotation=0 if n_runs <= 4 else 30,
-                       ha="center" if n_runs <= 4 else "right", rotation_mode="anchor")
-    ax.set_ylim(0, 100)
-    ax.set_ylabel("accuracy (%)")
-    ax.yaxis.grid(True, linestyle=":", alpha=0.6)
-    ax.set_axisbelow(True)
-    title = "ProteinLMBench accuracy (95% Wilson CI)"
-    if bench is not None and bench.get("name"):
-        ns = {r["n"] for r in rows}
-        title += f"\n{bench['name']}" + (f", n={ns.pop()}" if len(ns) == 1 else "")
-    ax.set_title(title, fontsize=11)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=120)
-    return path
-
-
-# ---------------------------------------------------------------------------------------- report
+def _abstention_note(summaries: Sequence[dict]) -> list[str]:
+    notes = []
+    for s, label in zip(summaries, run_labels(summaries)):
+        if s.get("abstain_ambiguous"):
+            notes.append(
+                f"- {label}: {s['abstain_ambiguous']} questions have {s['abstain_label']} or more options; there "
+                f"\"option {s['abstain_label']}\" is an answer, not the abstention the instructions name "
+                "(`proteinlm bench --abstain-label` sets another)."
+            )
+    return notes + [""] if notes else []
 
 
 def write_report(run_dirs: str | Path | Iterable[str | Path], out_dir: str | Path) -> tuple[Path, Path]:
@@ -294,7 +244,7 @@ def write_report(run_dirs: str | Path | Iterable[str | Path], out_dir: str | Pat
     out_dir.mkdir(parents=True, exist_ok=True)
     png_path = plot_accuracy(summaries, out_dir / "report.png")
     lines = ["# ProteinLMBench comparison", ""]
-    bench = _shared_bench(summaries)
+    bench = shared_bench(summaries)
     if bench is not None:
         lines += [
             f"Benchmark: `{bench.get('name', '?')}` ({bench.get('n_records', '?')} records, "
@@ -304,6 +254,14 @@ def write_report(run_dirs: str | Path | Iterable[str | Path], out_dir: str | Pat
         ]
     else:
         lines += ["Note: these runs do not share one benchmark file; accuracies are not comparable.", ""]
+    if any(s.get("faithful_same_replies") for s in summaries):
+        lines += [
+            "Runs with extract `published` read each reply as the published evaluator does (first integer once "
+            "the prompt is replaced out of the decoded text); the row below each gives the faithful extraction "
+            "of the same replies.",
+            "",
+        ]
+    lines += _abstention_note(summaries)
     lines += [render_markdown(summaries), f"![accuracy per run]({png_path.name})", ""]
     md_path = out_dir / "report.md"
     md_path.write_text("\n".join(lines), encoding="utf-8")

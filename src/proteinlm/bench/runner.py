@@ -2,7 +2,8 @@
 
 Run directory:
   predictions.jsonl  one line per question, in bench order (deterministic: no timings in it)
-  summary.json       accuracy with a Wilson 95% interval, counts, per-category accuracy, timing
+  summary.json       accuracy with a Wilson 95% interval, counts, accuracy per category and per
+                     option count, the run's label, timing
   cache/<key>.jsonl  answers already obtained, appended after every chunk; the key hashes the model,
                      backend, method, prompt format and decoding settings, so a killed run resumes
                      without asking a finished question again, and a changed setting starts afresh
@@ -14,16 +15,15 @@ import hashlib
 import inspect
 import json
 import time
-from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 from proteinlm import __version__
-from proteinlm.bench.extract import extract_answer
 from proteinlm.bench.prompts import PromptFormat
-from proteinlm.bench.report import wilson_interval
+from proteinlm.bench.published import published_generation
+from proteinlm.bench.scoring import EXTRACTIONS, score, summarize
 from proteinlm.errors import RunError
 from proteinlm.models.base import Backend, GenerationParams
 from proteinlm.records import MCQ
@@ -37,10 +37,19 @@ class RunSettings:
     method: str = "loglik"
     generation: GenerationParams = field(default_factory=GenerationParams)
     chunk_size: int = 16  # questions per backend call; the cache is flushed after each
+    #: generate only: "faithful" (proteinlm.bench.extract) or "published" (the published evaluator's
+    #: decoding and first-integer rule, which replace `generation`'s settings but its seed)
+    extract: str = "faithful"
 
     def __post_init__(self):
         if self.method not in METHODS:
             raise RunError(f"unknown method {self.method!r}: use one of {', '.join(METHODS)}")
+        if self.extract not in EXTRACTIONS:
+            raise RunError(f"unknown extraction {self.extract!r}: use one of {', '.join(EXTRACTIONS)}")
+        if self.extract == "published":
+            if self.method != "generate":
+                raise RunError("--extract published reads generated replies: use it with --method generate")
+            object.__setattr__(self, "generation", published_generation(self.generation.seed))
 
 
 def prompt_hash(text: str) -> str:
@@ -87,7 +96,12 @@ def _ask(backend: Backend, fmt: PromptFormat, settings: RunSettings, mcqs: list[
     if method == "generate":
         prompts = [fmt.prompt(q, chat=backend.chat, for_scoring=False) for q in mcqs]
         gens = _call(backend.generate, prompts, settings.generation, progress=progress)
-        return [{"output": g.text, "prompt_tokens": g.prompt_tokens, "completion_tokens": g.completion_tokens} for g in gens]
+        answers = [{"output": g.text, "prompt_tokens": g.prompt_tokens, "completion_tokens": g.completion_tokens} for g in gens]
+        if settings.generation.decode_prompt:
+            # a server returns the reply alone: its prompt and reply are joined as text (nothing to strip wrongly)
+            for a, g, p in zip(answers, gens, prompts):
+                a["decoded_with_prompt"] = g.meta.get("decoded_with_prompt", backend.render(p) + g.text)
+        return answers
     if method == "loglik":
         prompts = [fmt.prompt(q, chat=backend.chat, for_scoring=True) for q in mcqs]
         conts = [fmt.label_continuations(q) for q in mcqs]
@@ -115,63 +129,6 @@ def _call(fn, *args, progress):
     return out
 
 
-def score(mcq: MCQ, answer: dict, fmt: PromptFormat, method: str) -> dict:
-    """Turn a raw answer into a prediction record."""
-    pred = {"id": mcq.id, "prompt_hash": answer["prompt_hash"], "category": mcq.category}
-    if method == "generate":
-        ext = extract_answer(answer["output"], len(mcq.options), fmt.label_style, fmt.abstain_number)
-        choice, abstained, rule = ext.choice, ext.abstained, ext.rule
-        pred |= {"raw_output": answer["output"], "option_logprobs": None}
-    else:
-        lps = answer["option_logprobs"]
-        if method == "loglik-norm":  # lm-eval acc_norm: log-likelihood per character of the option text
-            keys = [lp / max(1, len(opt)) for lp, opt in zip(lps, mcq.options)]
-        else:
-            keys = lps
-        choice = max(range(len(keys)), key=lambda i: (keys[i], -i))
-        abstained, rule = False, method
-        pred |= {"raw_output": None, "option_logprobs": lps}
-    pred |= {
-        "parsed": None if choice is None else fmt.label(choice),
-        "parsed_index": choice,
-        "gold": fmt.label(mcq.answer),
-        "gold_index": mcq.answer,
-        "correct": choice == mcq.answer,
-        "abstained": abstained,
-        "rule": rule,
-        "prompt_tokens": answer["prompt_tokens"],
-    }
-    return pred
-
-
-def summarize(preds: list[dict], method: str) -> dict:
-    n = len(preds)
-    correct = sum(p["correct"] for p in preds)
-    abstained = sum(p["abstained"] for p in preds)
-    parsed = sum(p["parsed_index"] is not None for p in preds)
-    per_cat: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for p in preds:
-        if p["category"]:
-            per_cat[p["category"]][0] += 1
-            per_cat[p["category"]][1] += p["correct"]
-    return {
-        "n": n,
-        "correct": correct,
-        "accuracy": correct / n if n else 0.0,
-        "ci95": list(wilson_interval(correct, n)),
-        "parsed": parsed,
-        "unparsed": n - parsed - abstained,
-        "abstained": abstained,
-        "rules": dict(sorted(Counter(p["rule"] for p in preds).items())),
-        "per_category": {
-            c: {"n": k, "correct": m, "accuracy": m / k, "ci95": list(wilson_interval(m, k))}
-            for c, (k, m) in sorted(per_cat.items())
-        },
-        "prompt_tokens": sum(p["prompt_tokens"] for p in preds),
-        "chance": sum(1 / len(p["option_logprobs"]) for p in preds) / n if method != "generate" and n else None,
-    }
-
-
 def run_bench(
     backend: Backend,
     bench,
@@ -181,8 +138,10 @@ def run_bench(
     *,
     progress_factory: Callable[[int], Callable[[int], None]] | None = None,
     limit: int | None = None,
+    label: str | None = None,
 ) -> dict:
-    """Run (or resume) `bench` on `backend`; writes and returns the summary."""
+    """Run (or resume) `bench` on `backend`; writes and returns the summary. `label` names the run
+    in reports (default: the run directory's name)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     records = bench.records[:limit] if limit else bench.records
@@ -202,17 +161,19 @@ def run_bench(
         cache.add_many([{"id": q.id, "prompt_hash": hashes[q.id]} | a for q, a in zip(chunk, answers)])
     wall = time.perf_counter() - started
 
-    preds = [score(q, cache.get(q.id, hashes[q.id]), fmt, settings.method) for q in records]
+    preds = [score(q, cache.get(q.id, hashes[q.id]), fmt, settings.method, settings.extract) for q in records]
     with (out_dir / "predictions.jsonl").open("w", encoding="utf-8") as fh:
         for p in preds:
             fh.write(json.dumps(p, ensure_ascii=False) + "\n")
     ident = backend.describe()
     summary = {
         "run_id": out_dir.name,
+        "label": label or out_dir.resolve().name,
         "model": ident.get("model"),
         "backend": ident.get("backend"),
         "backend_details": ident,
         "method": settings.method,
+        "extract": settings.extract if settings.method == "generate" else None,
         "prompt_format": fmt.name,
         "prompt_fingerprint": fmt.fingerprint(),
         "decoding": asdict(settings.generation) if settings.method == "generate" else None,
@@ -225,7 +186,7 @@ def run_bench(
             "n_skipped": len(bench.skipped),
             "skipped": [{"index": i, "reason": r} for i, r in bench.skipped],
         },
-        **summarize(preds, settings.method),
+        **summarize(preds, settings.method, fmt),
         "questions_asked": len(pending),
         "wall_time_s": round(wall, 3),
         "questions_per_s": round(len(pending) / wall, 3) if wall > 0 and pending else None,

@@ -55,6 +55,9 @@ class GenerationParams:
     #: stop a row once its text matches this regex (e.g. a complete "The correct option is Option 3.");
     #: local backends stop generating there; servers cannot, so their text is cut after the match
     stop_regex: str | None = None
+    #: also decode the prompt's tokens with the reply's, in one tokenizer call, into
+    #: Generation.meta["decoded_with_prompt"]: the text the published evaluator strips the prompt from
+    decode_prompt: bool = False
 
 
 @dataclass(frozen=True)

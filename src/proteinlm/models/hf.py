@@ -238,9 +238,12 @@ class HFBackend(Backend):
             base = self.runner.expand(shared, len(batch)) if shared is not None else None
             tails = [ids[i][base_len:] for i in batch]
             seg, logps = self.runner.extend(base, tails, [[len(t) - 1] for t in tails])
-            texts = self._decode_loop(seg, [lp[0] for lp in logps], params, gen)
-            for i, (text, n_new) in zip(batch, texts):
-                out[i] = Generation(text, len(ids[i]), n_new)
+            replies = self._decode_loop(seg, [lp[0] for lp in logps], params, gen)
+            for i, (text, new) in zip(batch, replies):
+                meta = {}
+                if params.decode_prompt:
+                    meta["decoded_with_prompt"] = self.tokenizer.decode(ids[i] + new, skip_special_tokens=True)
+                out[i] = Generation(text, len(ids[i]), len(new), meta)
             if progress:
                 progress(len(batch))
         return out  # type: ignore[return-value]
@@ -255,7 +258,8 @@ class HFBackend(Backend):
             probs = torch.zeros_like(probs).scatter(0, idx[keep], sorted_p[keep])
         return int(torch.multinomial(probs, 1, generator=gen))
 
-    def _decode_loop(self, seg: Segment, first: list[torch.Tensor], params, gen) -> list[tuple[str, int]]:
+    def _decode_loop(self, seg: Segment, first: list[torch.Tensor], params, gen) -> list[tuple[str, list[int]]]:
+        """Each row's reply text (cut at the stop strings) and its new tokens."""
         rows = len(first)
         stop_re = stop_regex(params)
         check_text = bool(params.stop) or stop_re is not None
@@ -293,7 +297,7 @@ class HFBackend(Backend):
         results = []
         for toks in new_tokens:
             text = self.tokenizer.decode(toks, skip_special_tokens=True)
-            results.append((cut_at_stops(text, params.stop), len(toks)))
+            results.append((cut_at_stops(text, params.stop), toks))
         return results
 
     def describe(self) -> dict:

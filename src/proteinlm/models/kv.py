@@ -75,6 +75,9 @@ class PrefixRunner:
         self.device = next(model.parameters()).device
         params = inspect.signature(model.forward).parameters
         self._keep_arg = "logits_to_keep" if "logits_to_keep" in params else None
+        # transformers 5 names the key/value cache `cache` (argument and output field); passing or
+        # reading `past_key_values` there warns that the name will be removed
+        self._cache_name = "cache" if "cache" in params else "past_key_values"
 
     @torch.inference_mode()
     def extend(
@@ -104,9 +107,9 @@ class PrefixRunner:
             input_ids=ids.to(self.device),
             attention_mask=mask.to(self.device),
             position_ids=positions.to(self.device),
-            past_key_values=base.cache if base is not None else None,
             use_cache=True,
         )
+        kwargs[self._cache_name] = base.cache if base is not None else None
         # Only the wanted positions go through the LM head: a full [rows, width, vocab] float
         # tensor would cost more memory than the model itself for long prompts.
         keep = sorted({p for w in want for p in w})
@@ -125,7 +128,7 @@ class PrefixRunner:
             cols = torch.as_tensor([column[p] for p in w], dtype=torch.long, device=logits.device)
             picked.append(torch.log_softmax(logits[r].index_select(0, cols).float(), dim=-1).cpu())
         lengths = torch.as_tensor([len(t) for t in tails], dtype=torch.long)
-        seg = Segment(out.past_key_values, mask, start + lengths)
+        seg = Segment(out[self._cache_name], mask, start + lengths)
         return seg, picked
 
     def start(self, prefix: Sequence[int]) -> Segment:

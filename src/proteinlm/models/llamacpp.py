@@ -220,7 +220,8 @@ class LlamaCppBackend(Backend):
                 if check_text and reached_stop(self._text(new), params, stop_re):
                     break
                 seq.append(tok)
-            out.append(Generation(cut_at_stops(self._text(new), params.stop), len(ids), len(new)))
+            meta = {"decoded_with_prompt": self._text(ids + new)} if params.decode_prompt else {}
+            out.append(Generation(cut_at_stops(self._text(new), params.stop), len(ids), len(new), meta))
             if progress:
                 progress(1)
         return out
