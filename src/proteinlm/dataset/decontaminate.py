@@ -55,6 +55,7 @@ class Plan:
     bench: BenchNgrams
     provenance: Provenance | None
     shards: list[ShardRef]
+    names: list[str]  # per build: its folder's name, made unique
     drop_dirs: list[str | None]  # per build: OUT/<name> in drop mode
     sources: dict  # benches / provenance file info for the report
 
@@ -130,7 +131,7 @@ def make_plan(opts: DecontaminateOptions) -> Plan:
     if not bench.grams:
         raise ProteinLMError(f"no field of any question has {opts.ngram} words: nothing to look for (try a smaller --ngram)")
     provenance, prov_info = load_provenance(opts.provenance)
-    shards, drop_dirs, names = [], [], set()
+    shards, drop_dirs, names = [], [], []
     for b, d in enumerate(opts.builds):
         if not Path(d).is_dir():
             raise ProteinLMError(f"{d}: no such build directory")
@@ -141,11 +142,12 @@ def make_plan(opts: DecontaminateOptions) -> Plan:
         name = Path(d).resolve().name
         while name in names:  # two builds of the same name: the second gets a suffix
             name += f"-{b}"
-        names.add(name)
+        names.append(name)
         drop_dirs.append(str(Path(opts.out) / name) if opts.mode == "drop" else None)
         if opts.mode == "drop" and Path(opts.out).resolve() == Path(d).resolve():
             raise ProteinLMError(f"{d}: --out must not be the build itself (drop mode writes a new copy)")
-    return Plan(opts, questions, bench, provenance, shards, drop_dirs, {"benches": bench_info, "provenance": prov_info})
+    return Plan(opts, questions, bench, provenance, shards, names, drop_dirs,
+                {"benches": bench_info, "provenance": prov_info})
 
 
 def check_state(plan: Plan) -> None:

@@ -18,6 +18,21 @@ def _doc_ref(plan, result: dict, c: dict) -> dict:
     return {"id": c["id"], "build": plan.opts.builds[result["build"]], "shard": result["shard"], "row": c["row"]}
 
 
+def build_tokens(build: str, subset: str) -> tuple[int | None, str | None]:
+    """(tokens, tokenizer) of a subset ("pretrain/pubmed") as its build's manifest counted them, if it did."""
+    try:
+        manifest = json.loads((Path(build) / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None, None
+    tokens = manifest.get("tokens") or {}
+    if "counts" in tokens:  # build uniprot: per "<kind>/<subset>/<split>"
+        found = [n for k, n in tokens["counts"].items() if k.rsplit("/", 1)[0] == subset and n is not None]
+        return (sum(found) if found else None), tokens.get("tokenizer")
+    if tokens.get("count") is not None and subset == f"pretrain/{manifest.get('subset')}":  # literature builds
+        return tokens["count"], tokens.get("tokenizer")
+    return None, None
+
+
 def build_report(plan, results: list[dict]) -> dict:
     """Per question: contaminated or not, which documents, how many of its n-grams were found; per
     subset: documents and words scanned, contaminated, dropped; the source documents of generated
@@ -28,9 +43,11 @@ def build_report(plan, results: list[dict]) -> dict:
     found: list[set[int]] = [set() for _ in range(n_q)]
     docs: list[list[dict]] = [[] for _ in range(n_q)]
     subsets: dict[str, dict] = {}
+    where: dict[str, int] = {}  # subset key → build index
     sources: list[dict] = []
     for r in results:
-        key = f"{Path(plan.opts.builds[r['build']]).name}/{r['subset']}"
+        key = f"{plan.names[r['build']]}/{r['subset']}"
+        where[key] = r["build"]
         s = subsets.setdefault(key, {"shards": 0, "documents": 0, "words": 0, "contaminated": 0,
                                      "contaminated_words": 0, "by_ngram": 0, "by_provenance": 0})
         s["shards"] += 1
@@ -54,7 +71,8 @@ def build_report(plan, results: list[dict]) -> dict:
                               ngrams_matched=len(found[q]),
                               fraction=round(len(found[q]) / total, 4) if total else None,
                               documents_total=len(docs[q]), documents=docs[q][:DOCS_LISTED]))
-    for s in subsets.values():
+    for key, s in subsets.items():
+        s["tokens_in_build"], s["tokenizer"] = build_tokens(plan.opts.builds[where[key]], key.split("/", 1)[1])
         s["fraction_contaminated"] = round(s["contaminated"] / s["documents"], 6) if s["documents"] else 0.0
     if plan.opts.mode == "drop":
         for s in subsets.values():

@@ -207,4 +207,8 @@ def write_without(shard: ShardRef, drop: set[int], out_root: Path) -> None:
             table = pq.read_table(src)
             mask = np.ones(table.num_rows, dtype=bool)
             mask[[i for i in drop if i < table.num_rows]] = False
-            write_parquet(dst, table.filter(mask).to_pylist())
+            rows = table.filter(mask).to_pylist()
+            if rows:
+                write_parquet(dst, rows)
+            else:  # every row dropped: an empty shard that keeps the columns
+                pq.write_table(table.slice(0, 0), dst, compression="zstd")
