@@ -85,6 +85,11 @@ def test_tiny_sft_trains_saves_and_is_benched(tmp_path, build_dir, base_dir):
     assert summary["global_step"] == 2 and (final / "config.json").is_file()
     curve = json.loads((tmp_path / "run" / "loss.json").read_text())
     assert [c["step"] for c in curve] == [1, 2] and all(c["loss"] > 0 for c in curve)
+    card = (final / "README.md").read_text()  # our model card, also in the run dir in place of TRL's draft
+    assert "base_model: HuggingFaceTB/SmolLM2-135M-Instruct" in card and "[None]" not in card
+    assert "- steps: 2 (of --max-steps 2)" in card and f"- train loss: {summary['train_loss']:.4f}" in card
+    assert f"- examples kept: {summary['data']['examples']}" in card and "examples shortened" in card
+    assert (tmp_path / "run" / "README.md").read_text() == card
     before, after = load_file(Path(base_dir) / "model.safetensors"), load_file(final / "model.safetensors")
     changed = [k for k in after if k in before and not torch.equal(before[k], after[k])]
     assert changed, "training changed no weight"
@@ -145,9 +150,13 @@ def test_killed_run_resumes_from_its_last_checkpoint(tmp_path, build_dir, base_d
         time.sleep(0.1)
     proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL, "the run must be killed part-way"
-    subprocess.run(cmd, check=True, capture_output=True, env=ENV)
+    rerun = subprocess.run(cmd, check=True, capture_output=True, text=True, env=ENV)
     summary = json.loads((out / "train_summary.json").read_text())
     assert summary["resumed_from"] and int(summary["resumed_from"].rsplit("-", 1)[1]) >= 2
+    said = " ".join(rerun.stderr.split())  # what the data became, on screen
+    data = summary["data"]
+    assert (f"data: {data['examples']} examples kept, {data['skipped_too_long']} dropped (longer than --max-length 128"
+            in said and f"{data['sequence_shortened']} shortened" in said and data["sequence_shortened"] > 0), said
     assert summary["global_step"] == 5
     steps = [json.loads(x)["step"] for x in (out / "loss.jsonl").read_text().splitlines() if "loss" in json.loads(x)]
     assert steps == [1, 2, 3, 4, 5]

@@ -81,3 +81,34 @@ def test_documents_need_text(tmp_path):
         pretrain_dataset([str(tmp_path)], None, split="train")
     with pytest.raises(TrainError, match="no packed/ directory"):
         pretrain_dataset([str(tmp_path / "nothing")], None, split="train")
+
+
+# `import trl` fails as it does where the train extra is not installed (a finder that refuses it)
+_WITHOUT_TRL = """
+import sys
+
+class NoTrl:
+    def find_spec(self, name, path=None, target=None):
+        if name == "trl" or name.startswith("trl."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+sys.meta_path.insert(0, NoTrl())
+from proteinlm.cli import app
+
+app(["train", "sft", "--data", sys.argv[1], "--out", sys.argv[2]], prog_name="proteinlm")
+"""
+
+
+def test_training_without_trl_names_the_install_command(tmp_path):
+    import subprocess
+    import sys
+
+    data = tmp_path / "sft.jsonl"
+    data.write_text('{"instruction": "Name the protein.", "input": "", "output": "Hemoglobin"}\n')
+    res = subprocess.run([sys.executable, "-c", _WITHOUT_TRL, str(data), str(tmp_path / "run")],
+                         capture_output=True, text=True, timeout=300)
+    said = " ".join((res.stdout + res.stderr).split())
+    assert res.returncode == 2, said
+    assert "No module named 'trl'" in said and "pip install 'proteinlm[train]'" in said
+    assert "Traceback" not in said
+    assert not (tmp_path / "run").exists()  # stopped before writing anything

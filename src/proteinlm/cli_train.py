@@ -14,14 +14,33 @@ train_app = typer.Typer(help="Continued pretraining and SFT (TRL + PEFT; run und
                         no_args_is_help=True)
 
 
+def _data_counts(kind: str, max_length: int):
+    """What the training data became, on screen before training starts."""
+
+    def show(data: dict) -> None:
+        if kind == "sft":
+            console.print(
+                f"data: {data['examples']} examples kept, {data['skipped_too_long']} dropped (longer than --max-length "
+                f"{max_length} even with the sequence shortened), {data['sequence_shortened']} shortened "
+                f"(sequence cut to fit --max-length {max_length}, marked '...')"
+            )
+        elif "rows" in data:
+            console.print(f"data: {data['rows']} packed rows")
+        else:
+            console.print(f"data: {data['documents']} documents (packed to --max-length {max_length} as they are read)")
+
+    return show
+
+
 def _train(kind: str, **kw) -> None:
     from proteinlm.train.recipe import TrainOptions, run_training
 
     try:
-        summary = run_training(TrainOptions(kind=kind, **kw))
+        summary = run_training(TrainOptions(kind=kind, **kw), on_data=_data_counts(kind, kw["max_length"]))
     except ProteinLMError as exc:
         _fail(exc)
-    console.print(f"{summary['global_step']} steps, train loss {summary['train_loss']:.4f} → {summary['final']}")
+    console.print(f"{summary['global_step']} steps, train loss {summary['train_loss']:.4f} → {summary['final']} "
+                  f"(model card: {summary['final']}/README.md)")
 
 
 def _options(flags: dict) -> dict:

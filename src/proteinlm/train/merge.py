@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from proteinlm.train.model import TrainError, resolve_model_dir
+from proteinlm.train.model import TrainError, require_training_packages, resolve_model_dir
 
 
 def adapter_dir(path: str | Path) -> Path:
@@ -23,6 +23,7 @@ def adapter_dir(path: str | Path) -> Path:
 def merge_lora(adapter: str | Path, out: str | Path, *, base: str | None = None, dtype: str = "float32",
                trust_remote_code: bool = False) -> Path:
     """Load base (full precision, even for QLoRA runs) + adapter, merge, save to `out`."""
+    require_training_packages("peft")
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer

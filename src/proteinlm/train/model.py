@@ -6,6 +6,7 @@ bench backend uses), because trainers need plain tensors they can update and sav
 
 from __future__ import annotations
 
+import importlib
 import logging
 from pathlib import Path
 
@@ -16,6 +17,22 @@ log = logging.getLogger(__name__)
 
 class TrainError(ProteinLMError):
     """A training run cannot start or continue (bad model, data or options)."""
+
+
+TRAIN_EXTRA = "pip install 'proteinlm[train]'"
+
+
+def require_training_packages(*modules: str) -> None:
+    """TrainError naming the install command when a package of the `train` extra cannot be imported
+    (rather than an ImportError traceback from deep inside the recipe)."""
+    missing = []
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            missing.append(f"{module} ({exc})")
+    if missing:
+        raise TrainError(f"training needs packages that are not installed: {', '.join(missing)}; run: {TRAIN_EXTRA}")
 
 
 def resolve_model_dir(model: str, scratch: Path | None = None) -> str:

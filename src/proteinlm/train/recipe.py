@@ -10,7 +10,8 @@ launcher's environment). A run directory holds:
   curve, at the end);
 - `final/`: a plain Hugging Face model directory that `proteinlm bench --backend hf` reads (for LoRA
   runs the merged model; the adapter alone is in `adapter/`);
-- `train_options.json`, `train_summary.json`.
+- `train_options.json`, `train_summary.json`, and `README.md` (in the run and in `final/`), the model
+  card: base model, data counts, steps, loss.
 """
 
 from __future__ import annotations
@@ -20,10 +21,18 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from proteinlm import __version__
-from proteinlm.train.model import TrainError, load_for_training, lora_config, pick_dtype, resolve_model_dir
+from proteinlm.train.model_card import model_card
+from proteinlm.train.model import (
+    TrainError,
+    load_for_training,
+    lora_config,
+    pick_dtype,
+    require_training_packages,
+    resolve_model_dir,
+)
 
 log = logging.getLogger(__name__)
 
@@ -213,10 +222,14 @@ def build_trainer(opts: TrainOptions):
     return trainer, tokenizer, {"model_dir": model_dir, "chat": chat, "data": data_stats, "lora": bool(peft)}
 
 
-def run_training(opts: TrainOptions) -> dict:
-    """Train (or resume) and write the run directory; returns the summary."""
+def run_training(opts: TrainOptions, on_data: Callable[[dict], None] | None = None) -> dict:
+    """Train (or resume) and write the run directory; returns the summary. `on_data` gets the data
+    counts (examples kept, dropped and shortened, with reasons) before training starts."""
+    require_training_packages("trl", *(["peft"] if (opts.lora or opts.qlora) else []))
     out = Path(opts.out)
     trainer, tokenizer, info = build_trainer(opts)
+    if on_data is not None and trainer.is_world_process_zero():
+        on_data(info["data"])
     model_dir = info["model_dir"]
     checkpoint = last_complete_checkpoint(out) if opts.resume and out.is_dir() else None
     if checkpoint:
@@ -231,6 +244,7 @@ def run_training(opts: TrainOptions) -> dict:
     summary = {"kind": opts.kind, "model": opts.model, **info, "resumed_from": checkpoint,
                "global_step": trainer.state.global_step, "train_loss": result.training_loss, "wall_s": round(wall, 2),
                "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
+               "processes": trainer.args.world_size,
                "package_version": __version__}
     if trainer.is_world_process_zero():
         curve = [h for h in trainer.state.log_history if "loss" in h]
@@ -239,6 +253,9 @@ def run_training(opts: TrainOptions) -> dict:
     summary["final"] = _save_final(trainer, tokenizer, out, opts, model_dir)
     if trainer.is_world_process_zero():
         (out / "train_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        card = model_card(opts, summary, curve)  # TRL's draft names no base model ("[None]") for local weights
+        for folder in {out, Path(summary["final"])}:
+            (folder / "README.md").write_text(card, encoding="utf-8")
     return summary
 
 
