@@ -210,7 +210,8 @@ def build_all(config: str | Path, out: str | Path, *, workers: int = 1, tokenize
         if progress:
             progress("uniprot")
         m = build_uniprot(UniprotBuildOptions(inputs=_paths(base, u.get("inputs")), out=str(out / "uniprot"),
-                                              enzyme=_paths(base, u.get("enzyme")), workers=workers, tokenizer=tokenizer))
+                                              enzyme=_paths(base, u.get("enzyme")), workers=workers, tokenizer=tokenizer,
+                                              allow_empty=bool(dict(common, **u).get("allow_empty", False))))
         table["swissprot"] = {"documents": m["rows"].get("pretrain/swissprot/train", 0),
                               "tokens": m["tokens"]["counts"].get("pretrain/swissprot/train"), "dir": "uniprot"}
         dirs.append(str(out / "uniprot"))
@@ -218,7 +219,8 @@ def build_all(config: str | Path, out: str | Path, *, workers: int = 1, tokenize
         if subset not in cfg:
             continue
         c = dict(common, **(cfg[subset] or {}))
-        kw = {k: c[k] for k in ("min_chars", "near_dedup", "shard_docs", "all_articles", "pair_layout", "max_proteins") if k in c}
+        kw = {k: c[k] for k in ("min_chars", "near_dedup", "shard_docs", "all_articles", "pair_layout", "max_proteins",
+                                "allow_empty") if k in c}
         inputs = _paths(base, c.get("pubmed" if subset == "seq_in_text" else "inputs"))
         opts = LiteratureOptions(subset=subset, inputs=inputs, out=str(out / subset), workers=workers,
                                  tokenizer=tokenizer, pdb_pubmed=_paths(base, c.get("pdb_pubmed")),
