@@ -28,6 +28,21 @@ runner = CliRunner()
 N = 13
 
 
+def test_normalisation_and_boundaries():
+    from proteinlm.dataset.ngrams import BenchNgrams, encode_batch, split_words
+
+    assert words("Na+/K+-ATPase “tissue–type” naïve_X α-Helix\u00a0b 5′-UTR") == [
+        "na", "k", "atpase", "tissue", "type", "naïve", "x", "α", "helix", "b", "5", "utr"]
+    bench = BenchNgrams.build([["Alpha beta, GAMMA delta!"], ["too short"]], 3)
+    assert bench.per_question == [2, 0]
+    docs = [["x alpha beta", "gamma delta"],  # across two fields: no match
+            ["foo\x01bar alpha-beta gamma"],  # a document separator inside a text shifts nothing
+            ["beta gamma delta"]]
+    batch = split_words(encode_batch(docs))
+    found = [(int(batch.doc[k]), bench.grams[g]) for k, g in bench.matches(batch)]
+    assert found == [(1, (b"alpha", b"beta", b"gamma")), (2, (b"beta", b"gamma", b"delta"))]
+
+
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory):
     root = tmp_path_factory.mktemp("builds")
