@@ -219,8 +219,8 @@ def decontaminate(opts: DecontaminateOptions, progress: Callable[[int], None] | 
     plan = make_plan(opts)
     out = Path(opts.out)
     check_state(plan)
-    resumed = sum(load_done(plan, s) is not None for s in plan.shards)
-    todo = list(range(len(plan.shards)))
+    todo = [i for i, s in enumerate(plan.shards) if load_done(plan, s) is None]
+    resumed = len(plan.shards) - len(todo)
     if opts.workers > 1 and len(todo) > 1:
         with mp.get_context("spawn").Pool(min(opts.workers, len(todo)), _init_worker, (plan,)) as pool:
             for _ in pool.imap_unordered(_pool_task, todo):
