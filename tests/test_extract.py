@@ -8,6 +8,9 @@ import dataclasses
 import pytest
 
 from proteinlm.bench.extract import Extraction, extract_answer
+from proteinlm.bench.prompts import LETTER, OFFICIAL
+from proteinlm.bench.published import published_extract
+from proteinlm.records import MCQ
 
 N, L = "number", "letter"
 
@@ -193,3 +196,141 @@ def test_extraction_is_frozen_and_style_checked():
         got.choice = 1  # type: ignore[misc]
     with pytest.raises(ValueError):
         extract_answer("3", 6, style="roman")
+
+
+# ------------------------------------------------------------------------ 2 to 10 options
+# Replies as models write them to the official and the letter prompt, for questions of 2 to 10
+# options: verdict forms, "option 7" (an answer from 7 options up), echoes of the prompt.
+ECHO_Q = "Which of the 20 standard amino acids has an indole side chain?"
+ECHOES = {N: OFFICIAL.echoes(MCQ("q", ECHO_Q, ("a", "b"), 0)), L: LETTER.echoes(MCQ("q", ECHO_Q, ("a", "b"), 0))}
+
+REPLIES = [
+    # --- official prompt: the forms models write ---
+    ("The correct option is: 1", 6, N, 0, False),
+    ("The correct option is: 1.", 10, N, 0, False),
+    ("**Option 4**", 6, N, 3, False),
+    ("the correct option is option number 2", 6, N, 1, False),
+    ("The correct option is option number 10.", 10, N, 9, False),
+    ("Option (3)", 6, N, 2, False),
+    ("The correct option is Option (3).", 6, N, 2, False),
+    ("I choose option 5", 6, N, 4, False),
+    ("I choose option 5 because ferritin stores iron.", 5, N, 4, False),
+    ("答案是选项2", 6, N, 1, False),
+    ("答案是选项10", 10, N, 9, False),
+    ("The correct option is Option 10.", 10, N, 9, False),
+    ("The correct option is Option 10: Tryptophan.", 10, N, 9, False),
+    ("The correct option is **10**", 10, N, 9, False),
+    ("Option 10 (Trypsin) is the correct answer.", 10, N, 9, False),
+    ("The correct option is Option 1", 10, N, 0, False),
+    ("The correct option is Option 9. Catalase converts hydrogen peroxide.", 10, N, 8, False),
+    ("The answer is option 8 because tubulin forms microtubules.", 8, N, 7, False),
+    ("Correct option: 6", 10, N, 5, False),
+    ("I would choose option 3.", 7, N, 2, False),
+    ("My answer is option 2.", 6, N, 1, False),
+    ("Final answer: Option 10", 10, N, 9, False),
+    ("10", 10, N, 9, False),
+    ("10.", 10, N, 9, False),
+    ("Option 10", 10, N, 9, False),
+    ("The correct option is Option 10.\n\nExplanation: tryptophan has an indole ring, unlike "
+     "option 1 (alanine).", 10, N, 9, False),
+    ("Tryptophan is the only one with an indole ring, so the correct option is 10.", 10, N, 9, False),
+    ("The correct option is Option 6. Option 10 is glutamine, which has an amide.", 10, N, 5, False),
+    ("Therefore, option 9.", 9, N, 8, False),
+    ("选项9是正确的。", 9, N, 8, False),
+    ("正确答案是：选项 8", 8, N, 7, False),
+    ("The correct option is option 4 (Na+/K+-ATPase).", 8, N, 3, False),
+    # --- "option 7": abstention only below 7 options ---
+    ("The correct option is Option 7.", 6, N, None, True),
+    ("The correct option is Option 7.", 7, N, 6, False),
+    ("The correct option is Option 7.", 10, N, 6, False),
+    ("option 7", 8, N, 6, False),
+    ("7", 9, N, 6, False),
+    ("答案是选项7", 10, N, 6, False),
+    ("I'm not sure. The correct option is Option 7.", 7, N, 6, False),
+    ("I'm not sure, option 7.", 5, N, None, True),
+    ("**Option 7**: Mitochondrion", 7, N, 6, False),
+    # --- never the instruction's 7, never a number of the question ---
+    ("Answer the multiple-choice question based solely on the provided context.\n"
+     "If you are still unsure about the answer, output option 7.\nThe correct option is Option 3.", 6, N, 2, False),
+    ("If you are still unsure about the answer, output option 7. Tryptophan has an indole ring.",
+     10, N, None, False),
+    ("Select only ONE correct option by its number. Start your response with 'The correct option is' "
+     "followed by the option number ONLY. eg: \"The correct option is Option X.\"", 6, N, None, False),
+    (ECHO_Q + " It is tryptophan.", 10, N, None, False),
+    (ECHO_Q + "\nThe correct option is Option 10.", 10, N, 9, False),
+    ("There are 20 standard amino acids; the correct option is Option 4.", 6, N, 3, False),
+    ("The protein has 146 residues and 4 subunits.", 10, N, None, False),
+    # --- out of range for the question, whatever its size ---
+    ("The correct option is Option 10.", 9, N, None, False),
+    ("The correct option is Option 11.", 10, N, None, False),
+    # --- 3 and 4 options ---
+    ("The correct option is: 3. Disulfide bonds link cysteines.", 3, N, 2, False),
+    ("Option (2)", 3, N, 1, False),
+    ("I choose option 4", 4, N, 3, False),
+    ("The correct option is Option 4, insulin.", 4, N, 3, False),
+    ("The correct option is Option 5.", 4, N, None, False),
+    ("Answer: C", 3, L, 2, False),
+    ("Answer: D", 3, L, None, False),
+    ("(D) Insulin lowers blood glucose.", 4, L, 3, False),
+    # --- letter prompt, A to J ---
+    ("Answer: J", 10, L, 9, False),
+    ("Answer: I", 10, L, 8, False),
+    ("Answer: (I)", 9, L, 8, False),
+    ("Answer: I think the answer is B.", 10, L, 1, False),
+    ("(J)", 10, L, 9, False),
+    ("J", 10, L, 9, False),
+    ("J. Tryptophan", 10, L, 9, False),
+    ("The answer is (G).", 7, L, 6, False),
+    ("Answer: G", 7, L, 6, False),
+    ("G. Mitochondrion", 7, L, 6, False),
+    ("Answer: H", 8, L, 7, False),
+    ("**Answer: E**", 10, L, 4, False),
+    ("答案：J", 10, L, 9, False),
+    ("Option J", 10, L, 9, False),
+    ("I think the answer is J because trypsin cleaves after lysine.", 10, L, 9, False),
+    ("The correct answer is D. Tryptophan has an indole ring.", 10, L, 3, False),
+    ("Answer: K", 10, L, None, False),
+    ("Answer: J", 9, L, None, False),
+    ("Looking at the choices, (I) fits best: catalase decomposes peroxide.", 10, L, 8, False),
+    ("Answer: B\n\nB is correct because hemoglobin binds oxygen cooperatively.", 2, L, 1, False),
+]
+
+
+def test_reply_table_is_large_and_covers_both_formats():
+    assert len(REPLIES) >= 60
+    assert {style for _, _, style, _, _ in REPLIES} == {N, L}
+    assert {n for _, n, _, _, _ in REPLIES} >= set(range(2, 11))
+
+
+@pytest.mark.parametrize("text,n,style,choice,abstained", REPLIES)
+def test_replies_to_2_to_10_options(text, n, style, choice, abstained):
+    got = extract_answer(text, n, style=style, echoes=ECHOES[style])
+    assert (got.choice, got.abstained) == (choice, abstained), got
+
+
+def test_the_instructions_7_is_read_only_without_echo_blanking():
+    text = "If you are still unsure about the answer, output option 7."
+    assert extract_answer(text, 6).abstained  # what a reader that does not know the prompt sees
+    assert extract_answer(text, 6, echoes=ECHOES[N]) == Extraction(None, False, "none")
+
+
+# ------------------------------------------------------------------------ published rule
+PROMPT = OFFICIAL.render(MCQ("q", "Which amino acid has an indole side chain?", tuple("abcdefghij"), 9))
+
+
+@pytest.mark.parametrize("decoded,n,expected", [
+    # the prompt is found and removed: the first integer of the reply
+    (PROMPT + " The correct option is Option 10.", 10, Extraction(9, False, "first_integer")),
+    ("system\nYou are SmolLM\nuser\n" + PROMPT + "\nassistant\nOption 3, not 5", 10,
+     Extraction(2, False, "first_integer")),
+    # the published rule reads numbers that are no verdict ("20 amino acids")
+    (PROMPT + " There are 20 amino acids; option 3.", 10, Extraction(None, False, "out_of_range")),
+    (PROMPT + " It has 2 rings, so option 10.", 10, Extraction(1, False, "first_integer")),
+    # decoding changed the prompt's text (here one space): nothing is removed and the first
+    # integer is the "7" of "output option 7"; an answer only from 7 options up
+    (PROMPT.replace("question: ", "question:") + " Option 10", 10, Extraction(6, False, "first_integer_unstripped")),
+    (PROMPT.replace("question: ", "question:") + " Option 2", 6, Extraction(None, True, "abstain")),
+    (PROMPT + " The correct option is", 10, Extraction(None, False, "none")),
+])
+def test_published_rule(decoded, n, expected):
+    assert published_extract(decoded, PROMPT, n, 7) == expected

@@ -90,6 +90,20 @@ def test_exported_tasks_match_our_prompts(tmp_path, fmt):
     assert set(text_task._metric_fn_list) == {"acc", "acc_norm"}
 
 
+@pytest.mark.parametrize("fmt, labels", [
+    (OFFICIAL, [f" {i}." for i in range(1, 11)]),  # " 1" would be a prefix of " 10"
+    (LETTER, [f" {c}" for c in "ABCDEFGHIJ"]),
+], ids=["official", "letter"])
+def test_ten_options_are_scored_as_loglik_scores_them(tmp_path, fmt, labels):
+    ten = MCQ(id="q10", question="Which one is ten?", options=tuple(f"o{i}" for i in range(1, 11)), answer=9)
+    name = f"plmb_ten_{fmt.name}"
+    export_lm_eval([ten], fmt, tmp_path, name)
+    task = _load_tasks(tmp_path, [f"{name}_label"])[f"{name}_label"]
+    ctx = fmt.render(ten) + fmt.answer_prefix_raw
+    assert fmt.label_continuations(ten) == labels
+    assert _requests(task)[0] == [(ctx, cont) for cont in labels]
+
+
 def test_readme_has_command_and_yaml_absolute_path(tmp_path):
     out = tmp_path / "exp"
     export_lm_eval(RECORDS, OFFICIAL, out, "plmb")

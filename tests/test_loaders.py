@@ -107,6 +107,43 @@ def test_answer_spellings_normalise_to_index(answer):
     assert validate_record(raw, 0).answer == 2
 
 
+# ---------------------------------------------------------------- 2 to 10 options
+# The same 40 questions (2 to 10 options, answers at every position 1..10, including 7 in 7- to
+# 10-option questions) as official JSON, JSONL with bare texts and integer answers, CSV with
+# "option 1".."option 10" columns and CSV with A..J columns.
+MANY = ["options_2to10.json", "options_2to10.jsonl", "options_2to10.csv", "options_2to10_letters.csv"]
+
+
+@pytest.mark.parametrize("filename", MANY[1:])
+def test_2_to_10_options_read_alike_in_every_format(filename):
+    assert load_bench(str(FIXTURES / filename)).records == load_bench(str(FIXTURES / MANY[0])).records
+
+
+def test_2_to_10_options_fixture_shape():
+    records = load_bench(str(FIXTURES / MANY[0])).records
+    assert len(records) == 40
+    assert {len(r.options) for r in records} == set(range(2, 11))
+    assert {r.answer + 1 for r in records} == set(range(1, 11))
+    sevens = [r for r in records if r.answer == 6]
+    assert sevens and all(len(r.options) >= 7 for r in sevens)
+    tryptophan = next(r for r in records if r.id == "mc-35")
+    assert tryptophan.options[9] == "Tryptophan" and tryptophan.answer == 9 and tryptophan.category == "structure"
+
+
+@pytest.mark.parametrize("columns", [
+    [f"option_{i}" for i in range(1, 11)],
+    [f"option {i}" for i in range(1, 11)],
+    [f"Option{i}" for i in range(1, 11)],
+    list("ABCDEFGHIJ"),
+], ids=["option_N", "option N", "OptionN", "letters"])
+def test_ten_option_columns(tmp_path, columns):
+    path = tmp_path / "ten.csv"
+    cells = ",".join(f"t{i}" for i in range(1, 11))
+    path.write_text(",".join(["question", *columns, "answer"]) + f"\nQ?,{cells},10\n", encoding="utf-8")
+    (mcq,) = load_bench(str(path)).records
+    assert mcq.options[9] == "t10" and mcq.answer == 9
+
+
 def test_sample_bench_if_shipped():
     if not (resources.files("proteinlm.bench") / "data" / "sample.json").is_file():
         pytest.skip("sample.json not shipped yet")

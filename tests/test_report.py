@@ -12,6 +12,7 @@ from proteinlm.bench.report import (
     comparison_rows,
     load_summaries,
     plot_accuracy,
+    print_run,
     print_table,
     render_markdown,
     write_report,
@@ -185,3 +186,67 @@ def test_load_summaries_errors(runs, tmp_path):
         load_summaries([corrupt])
     with pytest.raises(RunError):
         load_summaries([])
+
+
+# ---------------------------------------------------------------- labels, 80 columns, per option count
+
+POC = {"2": {"n": 3, "correct": 2, "accuracy": 2 / 3}, "6": {"n": 200, "correct": 60, "accuracy": 0.3},
+       "10": {"n": 60, "correct": 19, "accuracy": 19 / 60}}
+
+
+def _labelled(run_id, label, model="/ckpt/sft/final"):
+    s = _summary(run_id, model, "generate", "official", 263, 120, chance=0.2)
+    s["per_option_count"] = POC
+    if label is not None:
+        s["label"] = label
+    return s
+
+
+def test_labels_name_runs_of_models_in_folders_of_one_name(tmp_path):
+    from proteinlm.bench.chart import bar_label
+
+    summaries = [_labelled("r1", "sft lr=1e-4"), _labelled("r2", None), _labelled("r3", "sft lr=1e-4")]
+    rows = comparison_rows(summaries)
+    assert [r["label"] for r in rows] == ["sft lr=1e-4", "r2", "sft lr=1e-4 #2"]  # r2: its directory
+    assert {r["model_name"] for r in rows} == {"final"}
+    assert [bar_label(r).splitlines()[0] for r in rows] == ["sft lr=1e-4", "r2", "sft lr=1e-4 #2"]
+    md = render_markdown(summaries)
+    assert "| options | chance | sft lr=1e-4 | r2 | sft lr=1e-4 #2 |" in md
+    assert "| 10 | 10.0% | 31.7% (19/60) | 31.7% (19/60) | 31.7% (19/60) |" in md
+
+
+def test_terminal_table_fits_80_columns_and_report_md_has_everything(tmp_path):
+    from rich.console import Console
+
+    summaries = [_labelled(f"run-{i}", f"[b]a rather long run label number {i}[/b]",
+                           model=f"/models/family-{i}/Qwen2.5-7B-Instruct-Q4_K_M.gguf") for i in range(6)]
+    summaries[1]["extract"] = "published"
+    summaries[1]["faithful_same_replies"] = {"n": 263, "correct": 150, "parsed": 250, "unparsed": 10, "abstained": 3}
+    buf = io.StringIO()
+    print_table(summaries, Console(file=buf, width=80, color_system=None))
+    out = buf.getvalue()
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "[b]a rather" in out  # labels are shown as written, not read as markup
+    assert "45.6% [39.7–51.7]" in out and "57.0% [51.0–62.9]" in out  # 120/263 and the same replies' 150/263
+    assert "faithful, same" in out and "published" in out
+    assert "Accuracy by number of options" in out and "more runs in report.md" in out
+    assert "prompt official" in out and "chance 20.0%" in out  # shared by all runs: in the title
+    md = render_markdown(summaries)
+    header = md.splitlines()[0]
+    for column in ("model", "backend", "extract", "chance", "questions/s"):
+        assert f"| {column} |" in header, column
+    assert md.count("faithful, same replies") == 1 and "Qwen2.5-7B-Instruct-Q4_K_M.gguf" in md
+    assert "a rather long run label number 5" in md.split("### Accuracy by number of options")[1]
+
+
+def test_print_run_shows_option_counts_and_abstention_clash():
+    from rich.console import Console
+
+    s = _labelled("run-x", "x")
+    s.update(abstain_label=7, abstain_ambiguous=15)
+    buf = io.StringIO()
+    print_run(s, Console(file=buf, width=80, color_system=None))
+    out = buf.getvalue()
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "option 7 is an answer" in out and "in 15 questions" in out
+    assert "31.7% (19/60)" in out and "10.0%" in out

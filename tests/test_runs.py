@@ -12,7 +12,9 @@ import pytest
 
 from proteinlm.bench.loaders import load_bench
 from proteinlm.bench.prompts import OFFICIAL
-from proteinlm.bench.runner import RunSettings, cache_key, run_bench, score
+from proteinlm.bench.runner import RunSettings, cache_key, run_bench
+from proteinlm.bench.scoring import score
+from proteinlm.errors import RunError
 from proteinlm.models.base import Backend, ContinuationScore, Generation, GenerationParams, LoglikResult
 
 
@@ -134,3 +136,154 @@ def test_a_model_retrained_in_place_gets_a_new_cache_key(tmp_path):
     os.utime(tmp_path / "model.safetensors", ns=(1, 1))
     assert weights_fingerprint(tmp_path) != before
     assert weights_fingerprint(tmp_path / "absent") is None
+
+
+# ---------------------------------------------------------------- 2 to 10 options, abstention, published
+
+MANY = Path(__file__).parent / "fixtures" / "bench" / "options_2to10.json"
+
+
+def test_option_7_is_an_answer_from_7_options_up(tmp_path):
+    bench = load_bench(str(MANY))
+    recs = bench.records
+    backend = ScriptedBackend({q.question: "The correct option is Option 7." for q in recs})
+    summary = run_bench(backend, bench, OFFICIAL, tmp_path, RunSettings("generate"))
+    big = [q for q in recs if len(q.options) >= 7]
+    assert len(big) == summary["abstain_ambiguous"] == 15 and summary["abstain_label"] == 7
+    assert summary["abstained"] == len(recs) - len(big)
+    assert summary["parsed"] == len(big)
+    assert summary["correct"] == sum(q.answer == 6 for q in recs) == 4
+    per = summary["per_option_count"]
+    assert list(per) == [str(k) for k in range(2, 11)]
+    assert per["7"]["n"] == 4 and per["7"]["correct"] == 2 and per["7"]["chance"] == pytest.approx(1 / 7)
+    assert per["6"]["correct"] == 0 and per["10"]["correct"] == 1
+    assert summary["chance"] == pytest.approx(sum(1 / len(q.options) for q in recs) / len(recs))
+    assert json.loads((tmp_path / "summary.json").read_text())["per_option_count"] == per
+
+
+class LabelScorer(ScriptedBackend):
+    """Scores each continuation by a table (continuation -> logprob), recording what it was asked."""
+
+    def __init__(self, table):
+        super().__init__({})
+        self.table, self.continuations = table, []
+
+    def loglikelihood(self, prompts, continuations):
+        self.continuations += [list(c) for c in continuations]
+        return [LoglikResult(tuple(ContinuationScore(self.table.get(c, -9.0), 1) for c in cs), 10) for cs in continuations]
+
+
+def test_loglik_scores_complete_labels_so_option_10_can_win(tmp_path):
+    bench = load_bench(str(MANY))
+    # " 10." is the likeliest complete label; a plain " 1" would hold all of " 10"'s probability too
+    backend = LabelScorer({" 10.": -0.5, " 1.": -2.0, " 1": -0.1})
+    summary = run_bench(backend, bench, OFFICIAL, tmp_path, RunSettings("loglik"))
+    by_size = {len(c): c for c in backend.continuations}
+    assert by_size[10] == [f" {i}." for i in range(1, 11)]
+    assert by_size[6] == [" 1", " 2", " 3", " 4", " 5", " 6"]  # as before: no label prefixes another
+    preds = [json.loads(line) for line in (tmp_path / "predictions.jsonl").read_text().splitlines()]
+    assert {p["parsed"] for p in preds if p["n_options"] == 10} == {"10"}
+    assert summary["per_option_count"]["10"]["correct"] == 2  # the two questions whose answer is 10
+
+
+class PublishedScripted(ScriptedBackend):
+    """Replies with the gold option; the text decoded with the prompt loses one space for the
+    questions in `mangled`, as a tokenizer that normalises spaces would."""
+
+    def __init__(self, answers, mangled):
+        super().__init__(answers)
+        self.mangled, self.params = mangled, []
+
+    def generate(self, prompts, params):
+        self.params.append(params)
+        gens = super().generate(prompts, params)
+        out = []
+        for p, g in zip(prompts, gens):
+            text = p.text.replace("question: ", "question:") if any(m in p.text for m in self.mangled) else p.text
+            out.append(Generation(g.text, g.prompt_tokens, g.completion_tokens, {"decoded_with_prompt": text + " " + g.text}))
+        return out
+
+
+def test_published_extraction_beside_faithful(tmp_path):
+    bench = load_bench(str(MANY))
+    recs = bench.records
+    mangled = [q for q in recs if q.id in ("mc-16", "mc-35", "mc-38")]  # 6, 10 and 10 options; mc-38's answer is 7
+    backend = PublishedScripted({q.question: f"The correct option is Option {q.answer + 1}." for q in recs},
+                                [q.question for q in mangled])
+    settings = RunSettings("generate", GenerationParams(temperature=0.7, max_new_tokens=64, seed=5), extract="published")
+    summary = run_bench(backend, bench, OFFICIAL, tmp_path, settings)
+    assert backend.params[0] == GenerationParams(max_new_tokens=20, temperature=0.1, seed=5, decode_prompt=True)
+    assert summary["extract"] == "published" and summary["decoding"]["temperature"] == 0.1
+    assert summary["prompt_not_stripped"] == 3
+    # the unstripped prompt's first integer is the instructions' 7: an abstention with 6 options, a
+    # (wrong) answer with 10, and right by chance where the answer is 7
+    assert summary["correct"] == len(recs) - 2 and summary["abstained"] == 1
+    assert summary["rules"]["first_integer_unstripped"] == 2
+    same = summary["faithful_same_replies"]
+    assert (same["correct"], same["parsed"], same["abstained"]) == (len(recs), len(recs), 0)
+
+
+def test_published_extraction_needs_generate():
+    with pytest.raises(RunError, match="--method generate"):
+        RunSettings("loglik", extract="published")
+    with pytest.raises(RunError, match="extraction"):
+        RunSettings("generate", extract="lenient")
+
+
+def test_label_defaults_to_the_run_directory(tmp_path):
+    bench = load_bench("sample")
+    a = run_bench(ScriptedBackend({}), bench, OFFICIAL, tmp_path / "sft-a", RunSettings("loglik"), limit=2)
+    b = run_bench(ScriptedBackend({}), bench, OFFICIAL, tmp_path / "x", RunSettings("loglik"), limit=2, label="sft-b")
+    assert (a["label"], b["label"]) == ("sft-a", "sft-b")
+
+
+def test_cli_flags_and_an_80_column_report(tmp_path, monkeypatch):
+    """`bench --label/--abstain-label/--extract published` and `bench report` through the CLI, on a
+    local OpenAI-compatible server that answers with the [[answer=N]] marker of each question."""
+    from typer.testing import CliRunner
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from fake_openai_server import FakeOpenAIServer
+
+    from proteinlm.cli import app
+
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    rows = json.loads(MANY.read_text())
+    for row in rows:  # the fake model answers every question right
+        row["question"] += f" [[answer={row['answer'].split()[-1]}]]"
+    bench_file = tmp_path / "many.json"
+    bench_file.write_text(json.dumps(rows))
+    server = FakeOpenAIServer().start()
+    runner = CliRunner()
+    try:
+        common = ["bench", "--backend", "openai", "--base-url", server.base_url, "--bench", str(bench_file),
+                  "--method", "generate", "--concurrency", "4"]
+        res = runner.invoke(app, common + ["--model", "ckpt/a/final", "--out", str(tmp_path / "sft-a")])
+        assert res.exit_code == 0, res.output
+        assert "15 questions have 7+ options" in res.output
+        res = runner.invoke(app, common + ["--model", "ckpt/b/final", "--out", str(tmp_path / "run2"),
+                                           "--label", "sft-b published", "--extract", "published",
+                                           "--abstain-label", "11"])
+        assert res.exit_code == 0, res.output
+        assert "questions have" not in res.output  # no question has 11 options
+        sent = [r["body"]["messages"][-1]["content"] for r in server.requests[-40:]]
+    finally:
+        server.stop()
+    assert all("output option 11." in text for text in sent)
+    a = json.loads((tmp_path / "sft-a" / "summary.json").read_text())
+    b = json.loads((tmp_path / "run2" / "summary.json").read_text())
+    assert (a["label"], a["extract"], a["correct"], a["abstain_ambiguous"]) == ("sft-a", "faithful", 40, 15)
+    assert (b["label"], b["extract"], b["abstain_label"], b["abstain_ambiguous"]) == ("sft-b published", "published", 11, 0)
+    assert b["correct"] == b["faithful_same_replies"]["correct"] == 40 and b["prompt_not_stripped"] == 0
+
+    res = runner.invoke(app, ["bench", "report", str(tmp_path / "sft-a"), str(tmp_path / "run2"),
+                              "--out", str(tmp_path / "rep")])
+    assert res.exit_code == 0, res.output
+    assert max(len(line) for line in res.output.splitlines()) <= 80
+    for text in ("sft-a", "sft-b published", "published", "faithful, same", "100.0% [91.2–100.0]", "10.0%"):
+        assert text in res.output, text
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "| sft-b published | ckpt/b/final | openai | generate | published | official | 40 |" in md
+    assert "| sft-b published | ckpt/b/final | openai | generate | faithful, same replies |" in md
+    assert "| 10 | 10.0% | 100.0% (6/6) | 100.0% (6/6) |" in md

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from proteinlm.bench.compare import comparison_rows, method_text, pct
+from proteinlm.bench.compare import SAME_REPLIES, comparison_rows, method_text, pct
 
 
 def shared_bench(summaries: Sequence[dict]) -> dict | None:
@@ -17,6 +17,8 @@ def shared_bench(summaries: Sequence[dict]) -> dict | None:
 
 
 def bar_label(row: dict) -> str:
+    if row["extract"] == SAME_REPLIES:
+        return f"{row['label']}\nsame replies, faithful"
     return f"{row['label']}\n{method_text(row)} · {row['prompt']}"
 
 
@@ -46,14 +48,14 @@ def plot_accuracy(summaries: Sequence[dict], path: str | Path) -> Path:
                     textcoords="offset points", ha="center", va="bottom", fontsize=9)
     bench = shared_bench(summaries)
     chance = next((s["chance"] for s in summaries if s.get("chance") is not None), None)
-    if bench is not None and chance is not None:
-        ax.axhline(100 * float(chance), color="grey", linestyle="--", linewidth=1.2,
-                   label=f"chance ({100 * float(chance):.1f}%)")
-        ax.legend(loc="best", fontsize=9)
+    shows_chance = bench is not None and chance is not None
+    if shows_chance:  # named in the title: a legend box would cover the value over a tall bar
+        ax.axhline(100 * float(chance), color="grey", linestyle="--", linewidth=1.2)
     ax.set_xticks(xs)
     ax.set_xticklabels([bar_label(r) for r in rows], fontsize=8, rotation=0 if n_bars <= 4 else 30,
                        ha="center" if n_bars <= 4 else "right", rotation_mode="anchor")
-    ax.set_ylim(0, 100)
+    ax.set_ylim(0, 109)  # room above 100% for the value printed over a bar
+    ax.set_yticks(range(0, 101, 20))
     ax.set_ylabel("accuracy (%)")
     ax.yaxis.grid(True, linestyle=":", alpha=0.6)
     ax.set_axisbelow(True)
@@ -61,6 +63,8 @@ def plot_accuracy(summaries: Sequence[dict], path: str | Path) -> Path:
     if bench is not None and bench.get("name"):
         ns = {r["n"] for r in rows}
         title += f"\n{bench['name']}" + (f", n={ns.pop()}" if len(ns) == 1 else "")
+    if shows_chance:
+        title += f" (chance {pct(float(chance))}%, dashed)"
     ax.set_title(title, fontsize=11)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

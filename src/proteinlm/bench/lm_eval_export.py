@@ -128,7 +128,8 @@ def export_lm_eval(records: Sequence[MCQ], fmt: PromptFormat, out_dir: str | Pat
                 "id": str(mcq.id),
                 "prompt": fmt.render(mcq),
                 "options": list(mcq.options),
-                "labels": [fmt.label(i) for i in range(len(mcq.options))],
+                # as `loglik` scores them: with `label_end` where one label prefixes another (" 1." .. " 10.")
+                "labels": [c.removeprefix(fmt.label_sep) for c in fmt.label_continuations(mcq)],
                 "answer": int(mcq.answer),
                 "category": mcq.category,
             }
