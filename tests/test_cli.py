@@ -226,3 +226,11 @@ def test_literature_inputs_of_the_wrong_kind_stop_the_build(tmp_path):
     empty.write_text("\n")
     res = runner.invoke(app, ["build", "bilingual", "-i", str(empty), "--tokenizer", "none", "--out", str(tmp_path / "b")])
     assert res.exit_code == 2 and "pairs.jsonl: no zh/en pair" in _flat(res.output)
+    res = runner.invoke(app, ["build", "pmc", "-i", str(SHARED / "pubmed" / "pubmed1.xml"), "--all-articles",
+                              "--tokenizer", "none", "--out", str(tmp_path / "m")])
+    assert res.exit_code == 2 and "pubmed1.xml: no PMC article" in _flat(res.output)
+    assert "root element is not <article>" in _flat(res.output)  # the skipped record's reason
+    res = runner.invoke(app, ["build", "pmc", "-i", str(SHARED / "pmc" / "pone.0000217.nxml"), "--tokenizer", "none",
+                              "--pdb-pubmed", str(FIXTURES / "sifts" / "pdb_pubmed.csv"),
+                              "--pmc-ids", str(FIXTURES / "literature" / "PMC-ids.csv"), "--out", str(tmp_path / "n")])
+    assert res.exit_code == 2 and "not_cited_by_pdb 1" in _flat(res.output) and "--all-articles keeps them" in res.output

@@ -47,7 +47,7 @@ def model_card(opts, summary: dict, curve: list[dict]) -> str:
     if hub_id:
         front.append(f"base_model: {hub_id}")
     front.append("---")
-    losses = [c["loss"] for c in curve if "loss" in c]
+    logged = [c for c in curve if "loss" in c]
     loss = summary.get("train_loss")
     steps = summary["global_step"]
     body = [
@@ -68,8 +68,10 @@ def model_card(opts, summary: dict, curve: list[dict]) -> str:
         f"- trainable parameters: {summary.get('trainable_parameters', 0):,}",
         f"- train loss: {loss:.4f}" if isinstance(loss, float) and loss == loss else "- train loss: not recorded",
     ]
-    if losses:
-        body.append(f"- logged loss: {losses[0]:.4f} at the first step, {losses[-1]:.4f} at step {steps}")
+    if logged:
+        first, last = logged[0], logged[-1]
+        body.append(f"- logged loss: {first['loss']:.4f} at step {first.get('step', 1)}, "
+                    f"{last['loss']:.4f} at step {last.get('step', steps)}")
     if summary.get("resumed_from"):
         body.append(f"- resumed from `{Path(summary['resumed_from']).name}`")
     body += ["", "## Use", "", "```bash", f"proteinlm bench --model {summary['final']} --bench sample --out runs/eval", "```", ""]
