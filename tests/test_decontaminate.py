@@ -15,6 +15,7 @@ from proteinlm.cli import app
 from proteinlm.dataset.build_literature import LiteratureOptions, build_literature
 from proteinlm.dataset.build_uniprot import UniprotBuildOptions, build_uniprot
 from proteinlm.dataset.decontaminate import DecontaminateOptions, decontaminate
+from proteinlm.dataset.decontaminate_report import summary
 from proteinlm.dataset.decontaminate_shards import find_shards, read_rows, row_fields
 from proteinlm.dataset.ngrams import words
 from proteinlm.errors import ProteinLMError
@@ -233,6 +234,21 @@ def test_provenance_drops_the_source_articles(builds, copied_bench, tmp_path):
     bad.write_text('{"id": "x", "article": {"id": "PMC1"}}\nnot json\n')
     with pytest.raises(ProteinLMError, match=r"bad.jsonl:2"):
         run(builds[:1], [path], tmp_path / "e", provenance=[str(bad)])
+
+
+def test_provenance_of_pmc_articles(copied_bench, tmp_path):
+    """from-papers names a PMC article by its PMCID (chunk ids "PMC1234:c0:q0"): its document goes."""
+    nxml = sorted((SHARED_DATA / "pmc").glob("*.nxml"))[:3]
+    build_literature(LiteratureOptions(subset="pmc", inputs=[str(p) for p in nxml], out=str(tmp_path / "pmc"),
+                                       tokenizer="none", all_articles=True))
+    docs = [r[3] for r in all_rows([str(tmp_path / "pmc")])]
+    source = next(d for d in docs if d["pmcid"])
+    prov = tmp_path / "provenance.jsonl"
+    prov.write_text(json.dumps({"id": f"{source['pmcid']}:c0:q0", "article": {"id": source["pmcid"], "pmid": None}}) + "\n")
+    report = run([str(tmp_path / "pmc")], [copied_bench[0]], tmp_path / "d", provenance=[str(prov)], mode="drop")
+    assert [(d["id"], d["questions"]) for d in report["source_documents"]] == [(source["id"], [f"{source['pmcid']}:c0:q0"])]
+    assert {r[3]["id"] for r in all_rows([report["builds"][0]["out"]])} == {d["id"] for d in docs} - {source["id"]}
+    assert "source article of a generated question: 1" in summary(report)
 
 
 def test_two_workers_give_the_same_report_and_a_killed_run_resumes(builds, copied_bench, tmp_path):
