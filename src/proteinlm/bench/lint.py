@@ -18,6 +18,7 @@ a fifth of its members.
 from __future__ import annotations
 
 import re
+import textwrap
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
@@ -36,14 +37,14 @@ CHECKS = (
     ("invalid_record", "error", "invalid records"),
     ("empty_option", "error", "empty options"),
     ("duplicate_id", "error", "duplicate ids"),
-    ("answer_repeated", "error", "answer repeated as another option"),
+    ("answer_repeated", "error", "answer text in another option"),
     ("conflicting_answers", "error", "same question, other answer"),
     ("duplicate_options", "warning", "duplicate options"),
     ("duplicate_question", "warning", "duplicate questions"),
     ("near_duplicate", "warning", "near-duplicate questions"),
-    ("stale_explanation", "warning", "explanation cites another option"),
+    ("stale_explanation", "warning", "explanation cites other option"),
     ("csv_cut", "warning", f"cut by a {CSV_COLUMNS}-column CSV"),
-    ("abstention_clash", "warning", f"'option {ABSTAIN_NUMBER}' (unsure) is an option"),
+    ("abstention_clash", "warning", f"'option {ABSTAIN_NUMBER}' unsure-label clash"),
 )
 SEVERITY = {key: severity for key, severity, _ in CHECKS}
 _EMPTY_OPTION = re.compile(r"option \d+ is empty")
@@ -215,7 +216,7 @@ def print_report(report: LintReport, console, examples: int = 3) -> None:
         return "  ".join(f"{k}: {v}" for k, v in counts.items()) or "-"
 
     table = Table(title=f"bench check: {report.source}", title_justify="left", show_lines=False)
-    table.add_column("check", overflow="fold")
+    table.add_column("check", no_wrap=True)  # titles are at most 30 characters
     table.add_column("n", justify="right")
     table.add_column("", no_wrap=True)
     table.add_column("first records", overflow="fold")
@@ -230,8 +231,10 @@ def print_report(report: LintReport, console, examples: int = 3) -> None:
     console.print(table)
     for key, _, title in CHECKS:
         found = report.of(key)
-        for f in found[:10]:
-            console.print(f"  {f.severity}: {f.where}: {f.detail}", markup=False, highlight=False)
+        for f in found[:10]:  # wrapped here with a hanging indent, so a finding reads as one item
+            text = textwrap.fill(f"{f.severity}: {f.where}: {f.detail}", width=max(40, console.width - 2),
+                                 initial_indent="  ", subsequent_indent="      ")
+            console.print(text, markup=False, highlight=False, soft_wrap=True)
         if len(found) > 10:
             console.print(f"  ... and {len(found) - 10} more {title} (all of them with --json)", markup=False)
     console.print(f"{report.errors} errors, {report.warnings} warnings", markup=False)
