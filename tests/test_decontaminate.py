@@ -321,6 +321,12 @@ def test_bad_inputs_are_named(builds, tmp_path):
     bad.write_text(json.dumps([{"id": "a", "question": "q", "options": ["x"], "answer": "option 7"}]))
     with pytest.raises(ProteinLMError, match="bad.json"):
         run(builds[:1], [bad], tmp_path / "y")
+    broken = tmp_path / "broken"
+    shutil.copytree(builds[0], broken)
+    shard = sorted((broken / "pretrain" / "pubmed").glob("*.jsonl.gz"))[0]
+    shard.write_bytes(shard.read_bytes()[:-20])  # truncated
+    with pytest.raises(ProteinLMError, match=f"{shard.name}: cannot read"):
+        run([str(broken)], ["sample"], tmp_path / "w")
     res = runner.invoke(app, ["build", "decontaminate", "--build", builds[0], "--bench", "sample", "--ngram", "400",
                               "--out", str(tmp_path / "z")])
     assert res.exit_code == 2 and "nothing to look for" in res.output
