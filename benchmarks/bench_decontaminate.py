@@ -124,7 +124,11 @@ def make_corpus(tmp: Path, target_mb: float) -> tuple[Path, Path, int, list[dict
     """The real build's rows replicated (fresh ids) into two build dirs: ≥ target_mb and half of it."""
     from proteinlm.dataset.build_literature import LiteratureOptions, build_literature
     from proteinlm.dataset.build_uniprot import UniprotBuildOptions, build_uniprot
-    from proteinlm.dataset.decontaminate_shards import find_shards, read_rows, row_fields
+    from proteinlm.dataset.decontaminate_shards import (
+        find_shards,
+        read_rows,
+        row_fields,
+    )
     from proteinlm.dataset.writers import write_jsonl_gz
 
     build_literature(LiteratureOptions(subset="pubmed", inputs=[str(DATA / "pubmed" / "medline16n0902.xml.gz")],
@@ -179,7 +183,7 @@ def make_bench(tmp: Path, docs: list[dict], n: int = 944) -> Path:
     for m in load_bench("sample").records:
         out.append({"id": m.id, "question": m.question, "options": list(m.options), "answer": m.answer + 1,
                     "explanation": m.explanation})
-    sentences = lambda text: [s for s in re.split(r"(?<=[.!?])\s+", text) if len(words(s)) >= 15]  # noqa: E731
+    sentences = lambda text: [s for s in re.split(r"(?<=[.!?])\s+", text) if len(words(s)) >= 15]
     quoted = 0
     for d in docs[:: max(1, len(docs) // 8)]:
         s = sentences(" ".join(row_fields(d)))

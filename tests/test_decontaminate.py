@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import SHARED_DATA
 from typer.testing import CliRunner
 
 from proteinlm.cli import app
@@ -19,8 +20,6 @@ from proteinlm.dataset.decontaminate_report import summary
 from proteinlm.dataset.decontaminate_shards import find_shards, read_rows, row_fields
 from proteinlm.dataset.ngrams import words
 from proteinlm.errors import ProteinLMError
-
-from conftest import SHARED_DATA
 
 PUBMED = SHARED_DATA / "pubmed"
 SWISSPROT = SHARED_DATA / "swissprot"
@@ -305,7 +304,7 @@ def test_a_parquet_only_build_gives_the_same_findings(builds, copied_bench, tmp_
               PUBMED / "test_current_medline.xml.gz"]
     build_literature(LiteratureOptions(subset="pubmed", inputs=[str(p) for p in inputs], out=str(tmp_path / "pq"),
                                        tokenizer="none", min_chars=50, shard_docs=4, formats=("parquet",)))
-    found = lambda r: sorted((q["id"], d["id"], d["row"], d["shard"].split(".")[0]) for q in r["questions"]  # noqa: E731
+    found = lambda r: sorted((q["id"], d["id"], d["row"], d["shard"].split(".")[0]) for q in r["questions"]
                              for d in q["documents"])
     parquet = run([str(tmp_path / "pq")], [path], tmp_path / "a", mode="drop")
     assert found(parquet) == found(run(builds[:1], [path], tmp_path / "b")) != []
@@ -323,7 +322,7 @@ def test_bad_inputs_are_named(builds, tmp_path):
         run(builds[:1], [bad], tmp_path / "y")
     broken = tmp_path / "broken"
     shutil.copytree(builds[0], broken)
-    shard = sorted((broken / "pretrain" / "pubmed").glob("*.jsonl.gz"))[0]
+    shard = min((broken / "pretrain" / "pubmed").glob("*.jsonl.gz"))
     shard.write_bytes(shard.read_bytes()[:-20])  # truncated
     with pytest.raises(ProteinLMError, match=f"{shard.name}: cannot read"):
         run([str(broken)], ["sample"], tmp_path / "w")

@@ -23,12 +23,18 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from proteinlm import __version__
-from proteinlm.dataset.decontaminate_shards import Provenance, ShardRef, find_shards, scan_shard, write_without
+from proteinlm.dataset.decontaminate_shards import (
+    Provenance,
+    ShardRef,
+    find_shards,
+    scan_shard,
+    write_without,
+)
 from proteinlm.dataset.ngrams import BenchNgrams
 from proteinlm.errors import ProteinLMError
 
@@ -234,7 +240,10 @@ def decontaminate(opts: DecontaminateOptions, progress: Callable[[int], None] | 
     results = [load_done(plan, s) for s in plan.shards]
     if any(r is None for r in results):  # a shard changed while the run was going on
         raise ProteinLMError(f"{out}: a shard changed during the run; run the command again")
-    from proteinlm.dataset.decontaminate_report import build_report, write_drop_manifests
+    from proteinlm.dataset.decontaminate_report import (
+        build_report,
+        write_drop_manifests,
+    )
 
     report = build_report(plan, results)
     report["run"] = {"wall_time_s": round(time.perf_counter() - started, 3), "workers": opts.workers,

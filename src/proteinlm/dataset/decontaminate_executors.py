@@ -10,8 +10,8 @@ default), but what counts is the stored shard results: a rerun skips done shards
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from proteinlm.dataset.decontaminate import (
     DecontaminateOptions,

@@ -21,8 +21,8 @@ result is exact: a hash collision cannot report a false match.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -171,7 +171,7 @@ class BenchNgrams:
     _checked: dict = field(default_factory=dict, repr=False)  # (hash, window bytes) → n-grams, per batch
 
     @classmethod
-    def build(cls, questions: Sequence[Sequence[str]], n: int) -> "BenchNgrams":
+    def build(cls, questions: Sequence[Sequence[str]], n: int) -> BenchNgrams:
         """`questions[q]`: the texts of question q's fields (question, options, explanation),
         split and hashed by the very code that reads the corpus."""
         if n < 1:
