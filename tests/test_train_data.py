@@ -112,3 +112,13 @@ def test_training_without_trl_names_the_install_command(tmp_path):
     assert "No module named 'trl'" in said and "pip install 'proteinlm[train]'" in said
     assert "Traceback" not in said
     assert not (tmp_path / "run").exists()  # stopped before writing anything
+
+
+def test_empty_documents_are_counted_as_dropped(tmp_path):
+    d = tmp_path / "pretrain" / "pubmed"
+    d.mkdir(parents=True)
+    with gzip.open(d / "train-00000.jsonl.gz", "wt") as fh:
+        for text in ("Hemoglobin carries oxygen.", "  ", "Myoglobin stores it."):
+            fh.write(json.dumps({"text": text}) + "\n")
+    dataset, stats, packed = pretrain_dataset([str(tmp_path)], None, split="train")
+    assert (len(dataset), stats["documents"], stats["empty_dropped"], packed) == (2, 2, 1, False)

@@ -27,7 +27,8 @@ def _data_counts(kind: str, max_length: int):
         elif "rows" in data:
             console.print(f"data: {data['rows']} packed rows")
         else:
-            console.print(f"data: {data['documents']} documents (packed to --max-length {max_length} as they are read)")
+            console.print(f"data: {data['documents']} documents kept, {data['empty_dropped']} dropped (empty text); "
+                          f"packed to --max-length {max_length} as they are read")
 
     return show
 

@@ -193,13 +193,15 @@ def pretrain_dataset(data: list[str], tokenizer, *, split: str):
     if any(packs):
         raise TrainError("mix of packed directories and document directories: pass one kind")
     files = [f for d in data for f in document_files(d, split)]
-    texts = []
+    texts, empty = [], 0
     for path in files:
         for where, row in _records(path):
             if not isinstance(row, dict) or not isinstance(row.get("text"), str):
                 raise TrainError(f"{where}: a document needs a `text` field")
             if row["text"].strip():
                 texts.append({"text": row["text"]})
+            else:
+                empty += 1
     if not texts:
         raise TrainError(f"no documents in {', '.join(map(str, files))}")
-    return Dataset.from_list(texts), {"files": [str(f) for f in files], "documents": len(texts)}, False
+    return Dataset.from_list(texts), {"files": [str(f) for f in files], "documents": len(texts), "empty_dropped": empty}, False

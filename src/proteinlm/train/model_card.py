@@ -33,7 +33,7 @@ def _data_lines(kind: str, data: dict) -> list[str]:
     elif "rows" in data:
         lines.append(f"- packed rows: {data['rows']}")
     else:
-        lines.append(f"- documents: {data.get('documents', 0)} (packed on the fly)")
+        lines.append(f"- documents: {data.get('documents', 0)} (packed on the fly; {data.get('empty_dropped', 0)} empty ones dropped)")
     return lines
 
 
