@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from proteinlm.bench.loaders import load_bench
-from proteinlm.bench.prompts import OFFICIAL
+from proteinlm.bench.prompts import LETTER, OFFICIAL
 from proteinlm.bench.runner import RunSettings, cache_key, run_bench
 from proteinlm.bench.scoring import score
 from proteinlm.errors import RunError
@@ -228,6 +228,8 @@ def test_published_extraction_needs_generate():
         RunSettings("loglik", extract="published")
     with pytest.raises(RunError, match="extraction"):
         RunSettings("generate", extract="lenient")
+    with pytest.raises(RunError, match="letters its options"):
+        run_bench(ScriptedBackend({}), load_bench("sample"), LETTER, Path("unused"), RunSettings("generate", extract="published"))
 
 
 def test_label_defaults_to_the_run_directory(tmp_path):

@@ -142,6 +142,8 @@ def run_bench(
 ) -> dict:
     """Run (or resume) `bench` on `backend`; writes and returns the summary. `label` names the run
     in reports (default: the run directory's name)."""
+    if settings.extract == "published" and fmt.label_style != "number":
+        raise RunError(f"--extract published reads option numbers; prompt format {fmt.name!r} letters its options")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     records = bench.records[:limit] if limit else bench.records
