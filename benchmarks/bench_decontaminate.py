@@ -129,7 +129,7 @@ def make_corpus(tmp: Path, target_mb: float) -> tuple[Path, Path, int, list[dict
         read_rows,
         row_fields,
     )
-    from proteinlm.dataset.writers import write_jsonl_gz
+    from proteinlm.dataset.steps.writers import write_jsonl_gz
 
     build_literature(LiteratureOptions(subset="pubmed", inputs=[str(DATA / "pubmed" / "medline16n0902.xml.gz")],
                                        out=str(tmp / "real" / "pubmed"), tokenizer="none"))

@@ -55,7 +55,7 @@ def warm_tokenizer() -> float:
     before, this converts the embedded model's GGUF vocabulary to a cached tokenizer.json (~10 s,
     importing transformers and torch); that one-off step is not build speed, so it happens here,
     before any timing, and is printed apart."""
-    code = "from proteinlm.dataset.tokens import TokenCounter; TokenCounter('smollm2')"
+    code = "from proteinlm.dataset.steps.tokens import TokenCounter; TokenCounter('smollm2')"
     t = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env=CHILD_ENV)
     return time.perf_counter() - t

@@ -61,7 +61,7 @@ def build_workload(target_mb: float, path: Path) -> tuple[int, int]:
 
 
 def worker(args) -> None:
-    from proteinlm.dataset.tokens import TokenCounter
+    from proteinlm.dataset.steps.tokens import TokenCounter
 
     tok = TokenCounter("smollm2").tokenizer
     with open(args.data, encoding="utf-8") as fh:
@@ -72,7 +72,7 @@ def worker(args) -> None:
     if args.mode == "cached":
         # proteinlm's per-word cached counter (dataset/token_cache.py): first over the distinct texts
         # (a cold cache: the honest figure for fresh text), then over the repeats (a warm cache)
-        from proteinlm.dataset.token_cache import WordCacheCounter
+        from proteinlm.dataset.steps.token_cache import WordCacheCounter
 
         counter = WordCacheCounter(tok)
         distinct = len(dict.fromkeys(texts))
@@ -89,7 +89,7 @@ def worker(args) -> None:
         for i in range(0, len(texts), BATCH):
             tokens += sum(len(e.ids) for e in encode(texts[i : i + BATCH], add_special_tokens=False))
     else:
-        from proteinlm.dataset.pack import pack_documents
+        from proteinlm.dataset.steps.pack import pack_documents
 
         stats = pack_documents(texts, tok, args.out, seq_len=2048, eos_id=tok.token_to_id("<|endoftext|>"),
                                batch_size=BATCH, tokenizer_name="SmolLM2-135M-Instruct")

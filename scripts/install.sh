@@ -49,4 +49,4 @@ step "checking that proteinlm, torch and the model load"
 # The default token counter of the builds reads the model's tokenizer as tokenizer.json, converted
 # from the GGUF once (~10 s) and cached: done here, so that a first build does not wait for it.
 step "tokenizer of the builds' token counts, converted from the model once (~10 s)"
-"$PY" -c "from proteinlm.dataset.tokens import TokenCounter; print('token counter:', TokenCounter('smollm2').name)"
+"$PY" -c "from proteinlm.dataset.steps.tokens import TokenCounter; print('token counter:', TokenCounter('smollm2').name)"

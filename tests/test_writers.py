@@ -2,7 +2,7 @@
 
 import pyarrow.parquet as pq
 
-from proteinlm.dataset.writers import write_parquet
+from proteinlm.dataset.steps.writers import write_parquet
 
 
 def test_parquet_keeps_every_column_and_row(tmp_path):
@@ -20,7 +20,7 @@ def test_parquet_keeps_every_column_and_row(tmp_path):
 def test_parquet_columns_of_rows_with_any_keys():
     """Columns are every key in first-seen order, None where a row lacks one, whether the rows
     share their keys (transposed at once) or not (a row with other, fewer or more keys)."""
-    from proteinlm.dataset.writers import _columns
+    from proteinlm.dataset.steps.writers import _columns
 
     def slow(rows):
         keys = list(dict.fromkeys(k for row in rows for k in row))
@@ -53,8 +53,8 @@ def _rows_module():
 def _python_layouts(rows, exports):
     import json
 
-    from proteinlm.dataset.sft_exports import export_parts
-    from proteinlm.dataset.writers import json_lines
+    from proteinlm.dataset.steps.sft_exports import export_parts
+    from proteinlm.dataset.steps.writers import json_lines
 
     lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
     if not exports:
@@ -136,7 +136,7 @@ def test_compiled_row_writer_declines_what_it_cannot_write_alike():
 
 
 def test_encoded_rows_same_with_and_without_the_compiled_writer(monkeypatch):
-    from proteinlm.dataset import sft_exports
+    from proteinlm.dataset.steps import sft_exports
 
     rows = [{"id": f"t-{i}", "task": "t", "instruction": "Say é.", "input": "<seq> M </seq>", "output": f'"{i}"\n',
              "accession": None} for i in range(5)]  # fmt: skip
@@ -166,7 +166,7 @@ def test_string_arrays_same_with_and_without_the_compiled_column(monkeypatch):
 
     import pyarrow as pa
 
-    from proteinlm.dataset import writers
+    from proteinlm.dataset.steps import writers
 
     _rows_module()
     rng = random.Random(2)
@@ -190,7 +190,7 @@ def test_file_info_hashes_as_the_libraries_do(tmp_path):
 
     import xxhash
 
-    from proteinlm.dataset.writers import file_info, output_info
+    from proteinlm.dataset.steps.writers import file_info, output_info
 
     for size in (0, 1, (1 << 20) - 1, 1 << 20, (3 << 20) + 17):  # empty, block edges, several blocks
         data = bytes((i * 7919) % 251 for i in range(size))

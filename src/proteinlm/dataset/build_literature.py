@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from proteinlm import __version__
-from proteinlm.dataset.writers import file_info, output_info, write_jsonl_gz, write_parquet
+from proteinlm.dataset.steps.writers import file_info, output_info, write_jsonl_gz, write_parquet
 from proteinlm.dataset.build_state import EXPECTED, check_output, claim, nothing_built, require_records
 from proteinlm.errors import ProteinLMError
 from proteinlm.records import Article, Document
@@ -267,7 +267,7 @@ def _context(opts: LiteratureOptions, out: Path, skipped: list[str], extra: dict
 
 
 def _steps(opts: LiteratureOptions) -> list:
-    from proteinlm.dataset import process
+    from proteinlm.dataset.steps import process
 
     steps = [process.normalize, partial(process.length_filter, min_chars=opts.min_chars), process.exact_dedup]
     if opts.near_dedup:
@@ -310,8 +310,8 @@ def build_literature(opts: LiteratureOptions, progress: Callable[[int], None] | 
     """Build (or resume) one subset. `mapper` runs the per-file functions (default: local
     processes); `prepared` = (skipped, extra) of a `_context` already run elsewhere, in which case
     `mapper` must not need the context (it hands back stored results)."""
-    from proteinlm.dataset.process import run_steps
-    from proteinlm.dataset.tokens import TokenCounter
+    from proteinlm.dataset.steps.process import run_steps
+    from proteinlm.dataset.steps.tokens import TokenCounter
 
     validate(opts)
     started = time.perf_counter()

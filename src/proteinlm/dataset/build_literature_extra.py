@@ -62,7 +62,7 @@ def ensure_index(uniprot: list[str], out: Path, skipped: list[str]) -> tuple[str
     """The SQLite name/sequence index at OUT/seq_index.sqlite, rebuilt unless its record
     (OUT/seq_index.json) lists the same UniProt inputs with the same hashes."""
     from proteinlm.dataset.pretrain.seq_in_text import build_index
-    from proteinlm.dataset.writers import file_info
+    from proteinlm.dataset.steps.writers import file_info
     from proteinlm.sources import uniprot as uniprot_source
 
     if not uniprot:
@@ -148,9 +148,9 @@ def pack_subsets(subset_dirs: list[str], out: str | Path, *, seq_len: int = 2048
     """Pack the train shards of `subset_dirs` (in the order given) into OUT/packed/."""
     from dataclasses import asdict
 
-    from proteinlm.dataset.pack import pack_documents
-    from proteinlm.dataset.tokens import TokenCounter
-    from proteinlm.dataset.writers import iter_texts
+    from proteinlm.dataset.steps.pack import pack_documents
+    from proteinlm.dataset.steps.tokens import TokenCounter
+    from proteinlm.dataset.steps.writers import iter_texts
 
     counter = TokenCounter(tokenizer)
     if counter.tokenizer is None:
@@ -187,7 +187,7 @@ def build_all(config: str | Path, out: str | Path, *, workers: int = 1, tokenize
 
     from proteinlm.dataset.build_literature import LiteratureOptions
     from proteinlm.dataset.executors import ExecutorSpec, run_build
-    from proteinlm.dataset.writers import file_info
+    from proteinlm.dataset.steps.writers import file_info
 
     config = Path(config)
     try:

@@ -25,8 +25,8 @@ from typing import Callable, Iterator
 from proteinlm import __version__
 from proteinlm.dataset.build_state import EXPECTED, check_output, claim, quote_skips, require_records, skips_of
 from proteinlm.dataset.instruct.candidate_store import DiskStore
-from proteinlm.dataset.seen_ids import SeenIds
-from proteinlm.dataset.sft_exports import SftExports, shard_rows
+from proteinlm.dataset.steps.seen_ids import SeenIds
+from proteinlm.dataset.steps.sft_exports import SftExports, shard_rows
 from proteinlm.dataset.uniprot_chunks import (
     SPLITS,
     ChunkResult,
@@ -38,7 +38,7 @@ from proteinlm.dataset.uniprot_chunks import (
     sft_row,
     write_subset,
 )
-from proteinlm.dataset.writers import file_info, is_temporary, output_info, remove_temporaries
+from proteinlm.dataset.steps.writers import file_info, is_temporary, output_info, remove_temporaries
 from proteinlm.errors import RecordError, SourceError
 from proteinlm.sources.text import HashingReader
 

@@ -91,7 +91,7 @@ def load_provenance(paths: list[str]) -> tuple[Provenance | None, list[dict]]:
     """Article id / PMID (and the digits of a "PMID123" id) → generated question ids."""
     import re
 
-    from proteinlm.dataset.writers import file_info
+    from proteinlm.dataset.steps.writers import file_info
 
     if not paths:
         return None, []
@@ -186,7 +186,7 @@ def load_done(plan: Plan, shard: ShardRef) -> dict | None:
 def run_shard(plan: Plan, shard: ShardRef) -> dict:
     """Scan one shard, write its filtered copy (drop mode), then store the result (last: the
     shard counts as done only now)."""
-    from proteinlm.dataset.writers import write_bytes_atomic
+    from proteinlm.dataset.steps.writers import write_bytes_atomic
 
     done = load_done(plan, shard)
     if done is not None:
@@ -250,7 +250,7 @@ def decontaminate(opts: DecontaminateOptions, progress: Callable[[int], None] | 
                      "shards_scanned": len(plan.shards) - resumed, "shards_resumed": resumed, "version": __version__}
     if opts.mode == "drop":
         write_drop_manifests(plan, results, report)
-    from proteinlm.dataset.writers import write_bytes_atomic
+    from proteinlm.dataset.steps.writers import write_bytes_atomic
 
     write_bytes_atomic(out / "decontamination.json", (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode())
     return report

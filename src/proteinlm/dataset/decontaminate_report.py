@@ -133,7 +133,7 @@ def write_drop_manifests(plan, results: list[dict], report: dict) -> None:
     """OUT/<build>/manifest.json of each filtered build: the build's own manifest with its outputs
     and document/row counts updated, and a `decontamination` section listing every dropped
     document with its reason; SFT exports (sft/alpaca, sft/chat) rebuilt from the kept rows."""
-    from proteinlm.dataset.writers import output_info, write_bytes_atomic
+    from proteinlm.dataset.steps.writers import output_info, write_bytes_atomic
 
     for b, (src, dst) in enumerate(zip(plan.opts.builds, plan.drop_dirs)):
         dst = Path(dst)
@@ -172,7 +172,7 @@ def write_drop_manifests(plan, results: list[dict], report: dict) -> None:
 
 
 def _rebuild_exports(dst: Path) -> None:
-    from proteinlm.dataset.sft_exports import SftExports, shard_rows
+    from proteinlm.dataset.steps.sft_exports import SftExports, shard_rows
     from proteinlm.dataset.uniprot_chunks import SPLITS
 
     exports = SftExports(dst, SPLITS)

@@ -182,7 +182,7 @@ def write_without(shard: ShardRef, drop: set[int], out_root: Path) -> None:
     """Write the shard under `out_root` (same relative path, every format it had) without the rows
     whose indexes are in `drop`; a shard with nothing to drop is copied byte for byte. JSONL.gz
     rows that stay are copied line for line, so they keep their exact bytes."""
-    from proteinlm.dataset.writers import GzipShard, write_parquet
+    from proteinlm.dataset.steps.writers import GzipShard, write_parquet
 
     for fmt in shard.formats:
         src, dst = shard.path(fmt), out_root / f"{shard.stem}.{fmt}"

@@ -17,8 +17,8 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence, Union
 
-from proteinlm.dataset.sft_exports import DirectPart, ExportParts, encoded_rows
-from proteinlm.dataset.writers import GzipShard, split_of, write_parquet
+from proteinlm.dataset.steps.sft_exports import DirectPart, ExportParts, encoded_rows
+from proteinlm.dataset.steps.writers import GzipShard, split_of, write_parquet
 from proteinlm.errors import RecordError
 from proteinlm.records import Instruction, ProteinEntry
 
@@ -45,7 +45,7 @@ _worker: dict = {}
 
 def init_worker(opts: UniprotBuildOptions, mapped: frozenset[str]) -> None:
     """Per process: the options, a token counter and the accessions ENZYME/SIFTS map to ECs."""
-    from proteinlm.dataset.tokens import TokenCounter
+    from proteinlm.dataset.steps.tokens import TokenCounter
 
     _worker["opts"] = opts
     _worker["mapped"] = mapped

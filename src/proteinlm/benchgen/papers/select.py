@@ -33,7 +33,7 @@ def _best_first(cands: list[Candidate]) -> list[Candidate]:
 
 
 def dedup(cands: list[Candidate], counts: StageCounts, threshold: float = 0.7) -> list[Candidate]:
-    from proteinlm.dataset.process import StepStats, near_dedup
+    from proteinlm.dataset.steps.process import StepStats, near_dedup
     from proteinlm.records import Document
 
     docs = (Document(c.id, f"{c.mcq.question} {c.mcq.options[c.mcq.answer]}", "benchgen")

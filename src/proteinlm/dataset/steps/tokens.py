@@ -39,7 +39,7 @@ def _convert_in_child(gguf: Path, target: Path) -> None:
     import subprocess
     import sys
 
-    code = "import sys; from proteinlm.dataset.tokens import convert_gguf_tokenizer as c; c(sys.argv[1], sys.argv[2])"
+    code = "import sys; from proteinlm.dataset.steps.tokens import convert_gguf_tokenizer as c; c(sys.argv[1], sys.argv[2])"
     res = subprocess.run([sys.executable, "-c", code, str(gguf), str(target)], capture_output=True, text=True)
     if res.returncode != 0:
         tail = (res.stderr.strip().splitlines() or ["no message"])[-1]
@@ -122,7 +122,7 @@ class TokenCounter:
 
     def _encode_counts(self, texts: Sequence[str]) -> list[int]:
         if self._words is None:
-            from proteinlm.dataset.token_cache import WordCacheCounter, supports_word_cache
+            from proteinlm.dataset.steps.token_cache import WordCacheCounter, supports_word_cache
 
             self._words = WordCacheCounter(self.tokenizer) if supports_word_cache(self.tokenizer) else False
         if self._words:

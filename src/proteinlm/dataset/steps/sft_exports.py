@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from proteinlm.compiled import ROWS, compiled
-from proteinlm.dataset.writers import json_lines, json_str, read_jsonl_gz
+from proteinlm.dataset.steps.writers import json_lines, json_str, read_jsonl_gz
 
 _OPEN, _CLOSE = "[", "\n]\n"  # the alpaca array: "[", rows after "\n" / ",\n", then "\n]\n"
 

@@ -94,7 +94,7 @@ def pack_documents(
     it = iter(texts)
     # encode_batch_fast (tokenizers >= 0.20) skips the character offsets we never read: ~20% faster.
     # Byte-level BPE tokenizers go through the per-word cache (same ids, see token_cache.py).
-    from proteinlm.dataset.token_cache import WordCacheCounter, supports_word_cache
+    from proteinlm.dataset.steps.token_cache import WordCacheCounter, supports_word_cache
 
     words = WordCacheCounter(tokenizer) if supports_word_cache(tokenizer) else None
     fast = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)

@@ -1,0 +1,1 @@
+"""The generic steps every pipeline shares: normalise, filter, dedup, token counts, packing, writing."""
