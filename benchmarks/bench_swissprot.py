@@ -87,12 +87,12 @@ elif mode == "parse":
     from proteinlm.sources.uniprot import parse
     n = sum(1 for _ in parse(path))
 elif mode == "lean":
-    from proteinlm.dataset.build_uniprot import UniprotBuildOptions, build_uniprot
+    from proteinlm.dataset.uniprot.pipeline import UniprotBuildOptions, build_uniprot
     m = build_uniprot(UniprotBuildOptions(inputs=[path], out=out, enzyme=[enzyme] if enzyme else [], workers=workers,
                                           tokenizer="none", formats=("jsonl.gz",)))
     n = m["entries"]
 else:
-    from proteinlm.dataset.build_uniprot import UniprotBuildOptions, build_uniprot
+    from proteinlm.dataset.uniprot.pipeline import UniprotBuildOptions, build_uniprot
     m = build_uniprot(UniprotBuildOptions(inputs=[path], out=out, enzyme=[enzyme] if enzyme else [], workers=workers))
     n = m["entries"]
 wall = time.perf_counter() - t

@@ -64,7 +64,7 @@ def make_workload(path: Path, n_entries: int, n_ecs: int) -> int:
 
 CHILD = r"""
 import json, resource, sys, time
-from proteinlm.dataset.build_uniprot import UniprotBuildOptions, build_uniprot
+from proteinlm.dataset.uniprot.pipeline import UniprotBuildOptions, build_uniprot
 path, out, enzyme, workers = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 
 def rss_mb():

@@ -27,7 +27,7 @@ def _inputs() -> list[str]:
 
 @pytest.fixture(scope="module")
 def build_dir(tmp_path_factory):
-    from proteinlm.dataset.build_uniprot import UniprotBuildOptions, build_uniprot
+    from proteinlm.dataset.uniprot.pipeline import UniprotBuildOptions, build_uniprot
 
     out = tmp_path_factory.mktemp("build")
     build_uniprot(UniprotBuildOptions(inputs=_inputs(), out=str(out), val_fraction=0.5, tokenizer="none"))

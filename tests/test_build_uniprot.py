@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from proteinlm.dataset.build_uniprot import UniprotBuildOptions, build_uniprot
-from proteinlm.dataset.instruct.uniprot_tasks import TASKS
+from proteinlm.dataset.uniprot.pipeline import UniprotBuildOptions, build_uniprot
+from proteinlm.dataset.uniprot.topic_tasks import TASKS
 from proteinlm.dataset.steps.writers import read_jsonl_gz
 from proteinlm.errors import ProteinLMError
 from proteinlm.sources import uniprot
@@ -87,8 +87,8 @@ def test_every_topic_and_sequence_reaches_the_outputs(tmp_path):
 def test_build_rows_equal_the_record_functions(tmp_path):
     """The build makes its rows without Document/Instruction records (faster): the same texts as
     entry_document and entry_instructions, with each option the rows depend on."""
-    from proteinlm.dataset.instruct.uniprot_tasks import entry_instructions
-    from proteinlm.dataset.pretrain.swissprot import entry_document
+    from proteinlm.dataset.uniprot.topic_tasks import entry_instructions
+    from proteinlm.dataset.uniprot.swissprot import entry_document
 
     entries = {}
     for path in real_inputs():

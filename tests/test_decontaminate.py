@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from proteinlm.cli import app
 from proteinlm.dataset.build_literature import LiteratureOptions, build_literature
-from proteinlm.dataset.build_uniprot import UniprotBuildOptions, build_uniprot
+from proteinlm.dataset.uniprot.pipeline import UniprotBuildOptions, build_uniprot
 from proteinlm.dataset.decontaminate import DecontaminateOptions, decontaminate
 from proteinlm.dataset.decontaminate_report import summary
 from proteinlm.dataset.decontaminate_shards import find_shards, read_rows, row_fields

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from proteinlm.dataset.instruct import ecot
-from proteinlm.dataset.instruct.ecot import (
+from proteinlm.dataset.uniprot import ecot
+from proteinlm.dataset.uniprot.ecot import (
     PARAPHRASES,
     ec_index,
     ecot_examples,
@@ -221,7 +221,7 @@ def test_paraphrase_choice_is_stable_and_varied():
     assert paraphrase_index("P06858") == 2
     assert paraphrase_index("P06858", seed=1) == 4
     assert paraphrase_index("Q96EM0") == 3
-    code = "from proteinlm.dataset.instruct.ecot import paraphrase_index as p; print(p('P06858'), p('Q96EM0'))"
+    code = "from proteinlm.dataset.uniprot.ecot import paraphrase_index as p; print(p('P06858'), p('Q96EM0'))"
     for hashseed in ("1", "12345"):
         env = {**os.environ, "PYTHONHASHSEED": hashseed}
         done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
@@ -300,7 +300,7 @@ def test_clean_removes_evidence_and_citations():
 
 
 def test_candidates_kept_on_disk_give_the_same_examples(sample, tmp_path):
-    from proteinlm.dataset.instruct.candidate_store import DiskStore
+    from proteinlm.dataset.uniprot.candidate_store import DiskStore
 
     _, active, dr, _ = sample
     entries = _many(60) + _many(7, "1.1.1.1")

@@ -147,7 +147,7 @@ def test_non_ascii_and_malformed_entries_are_left_to_python():
 
 
 def test_builds_with_and_without_the_c_reader_are_byte_identical(tmp_path, monkeypatch):
-    from proteinlm.dataset.build_uniprot import UniprotBuildOptions, build_uniprot
+    from proteinlm.dataset.uniprot.pipeline import UniprotBuildOptions, build_uniprot
 
     inputs = [str(FIXTURES / "modern.dat")] + sorted(
         str(p) for p in SWISSPROT.glob("*.txt")) if SWISSPROT.is_dir() else [str(FIXTURES / "modern.dat")]

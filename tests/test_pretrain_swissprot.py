@@ -1,4 +1,4 @@
-"""Swiss-Prot entry -> pretraining Document (dataset/pretrain/swissprot.py)."""
+"""Swiss-Prot entry -> pretraining Document (dataset/uniprot/swissprot.py)."""
 
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ from uniprot_examples import (  # noqa: E402
     seq_from_text,
 )
 
-from proteinlm.dataset.pretrain import swissprot as sp  # noqa: E402
-from proteinlm.dataset.pretrain.swissprot import INTROS, LEADS, SECTIONS, entry_document  # noqa: E402
+from proteinlm.dataset.uniprot import swissprot as sp  # noqa: E402
+from proteinlm.dataset.uniprot.swissprot import INTROS, LEADS, SECTIONS, entry_document  # noqa: E402
 
 SECTION_TOPICS = list(SECTIONS)
 
@@ -199,7 +199,7 @@ def test_identical_across_processes():
     code = (
         "import json, sys; sys.path.insert(0, sys.argv[1]);"
         "from uniprot_examples import EXAMPLES;"
-        "from proteinlm.dataset.pretrain.swissprot import entry_document;"
+        "from proteinlm.dataset.uniprot.swissprot import entry_document;"
         "print(json.dumps({k: entry_document(e).text for k, e in EXAMPLES.items()}))"
     )
     texts = set()

@@ -32,8 +32,8 @@ def _real_texts() -> list[str]:
 
         for f in sorted((SHARED_DATA / "pmc").glob("*")):
             texts += [a.title + "\n" + "\n".join(s.text for s in a.sections) for a in pmc(f)]
-    from proteinlm.dataset.instruct.uniprot_tasks import entry_instructions
-    from proteinlm.dataset.pretrain.swissprot import entry_document
+    from proteinlm.dataset.uniprot.topic_tasks import entry_instructions
+    from proteinlm.dataset.uniprot.swissprot import entry_document
 
     for f in sorted((REPO / "tests" / "fixtures" / "uniprot").glob("*.dat")) + sorted(SHARED_DATA.glob("swissprot/*.txt")):
         for e in uniprot(f):

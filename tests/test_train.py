@@ -23,7 +23,7 @@ ENV = dict(os.environ, TOKENIZERS_PARALLELISM="false")
 
 @pytest.fixture(scope="module")
 def build_dir(tmp_path_factory):
-    from proteinlm.dataset.build_uniprot import UniprotBuildOptions, build_uniprot
+    from proteinlm.dataset.uniprot.pipeline import UniprotBuildOptions, build_uniprot
 
     out = tmp_path_factory.mktemp("build")
     build_uniprot(UniprotBuildOptions(inputs=[str(FIXTURE)], out=str(out), val_fraction=0.4, tokenizer="none"))

@@ -1,4 +1,4 @@
-"""Swiss-Prot entry -> SFT Instructions (dataset/instruct/uniprot_tasks.py)."""
+"""Swiss-Prot entry -> SFT Instructions (dataset/uniprot/topic_tasks.py)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from uniprot_examples import (  # noqa: E402
     seq_from_text,
 )
 
-from proteinlm.dataset.instruct.uniprot_tasks import PROMPTS, TASKS, entry_instructions  # noqa: E402
+from proteinlm.dataset.uniprot.topic_tasks import PROMPTS, TASKS, entry_instructions  # noqa: E402
 
 
 def present_tasks(entry):
@@ -140,7 +140,7 @@ def test_identical_across_processes():
     code = (
         "import json, sys; sys.path.insert(0, sys.argv[1]);"
         "from uniprot_examples import EXAMPLES;"
-        "from proteinlm.dataset.instruct.uniprot_tasks import entry_instructions;"
+        "from proteinlm.dataset.uniprot.topic_tasks import entry_instructions;"
         "print(json.dumps([[i.instruction, i.output] for e in EXAMPLES.values() for i in entry_instructions(e)]))"
     )
     outs = set()

@@ -128,7 +128,7 @@ def build_uniprot_cmd(
     """Swiss-Prot (+ ENZYME) → pretraining text, UniProt topic SFT tasks and ECoT, with a manifest."""
     from rich.progress import SpinnerColumn
 
-    from proteinlm.dataset.build_uniprot import UniprotBuildOptions, build_uniprot
+    from proteinlm.dataset.uniprot.pipeline import UniprotBuildOptions, build_uniprot
 
     opts = UniprotBuildOptions(
         inputs=_all_inputs(inputs, more_inputs), out=str(out), enzyme=list(enzyme or []), sifts_enzyme=sifts_enzyme, workers=workers,

@@ -204,7 +204,7 @@ def build_all(config: str | Path, out: str | Path, *, workers: int = 1, tokenize
     table: dict[str, dict] = {}
     dirs: list[str] = []
     if "uniprot" in cfg:
-        from proteinlm.dataset.build_uniprot import UniprotBuildOptions, build_uniprot
+        from proteinlm.dataset.uniprot.pipeline import UniprotBuildOptions, build_uniprot
 
         u = cfg["uniprot"] or {}
         if progress:

@@ -173,7 +173,7 @@ def write_drop_manifests(plan, results: list[dict], report: dict) -> None:
 
 def _rebuild_exports(dst: Path) -> None:
     from proteinlm.dataset.steps.sft_exports import SftExports, shard_rows
-    from proteinlm.dataset.uniprot_chunks import SPLITS
+    from proteinlm.dataset.uniprot.chunks import SPLITS
 
     exports = SftExports(dst, SPLITS)
     exports.rebuild = True

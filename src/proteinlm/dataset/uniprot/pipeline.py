@@ -3,10 +3,10 @@ SFT tasks and Enzyme Chain-of-Thought examples, as shards with a manifest.
 
 Work is cut into chunks of `shard_entries` consecutive entries; chunk k writes shard k of every
 output, so the files do not depend on the number of workers. The main process cuts flat files into
-entry pieces and the chunk's worker parses them (`uniprot_chunks.py`); XML and TSV entries are
+entry pieces and the chunk's worker parses them (`chunks.py`); XML and TSV entries are
 parsed in the main process. A protein whose accession an earlier entry's AC line already named
 (the same entries given as .dat and .xml) is skipped before parsing. A chunk's files are renamed
-into place and its SFT rows appended to the exports (`sft_exports.py`) before the main process
+into place and its SFT rows appended to the exports (`steps/sft_exports.py`) before the main process
 writes its record in `.state/`, in chunk order: a killed build resumes at the first unrecorded
 chunk (earlier chunks are parsed again, not rebuilt, because ECoT sampling must see every entry).
 """
@@ -18,16 +18,17 @@ import json
 import multiprocessing as mp
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Iterator
 
 from proteinlm import __version__
 from proteinlm.dataset.build_state import EXPECTED, check_output, claim, quote_skips, require_records, skips_of
-from proteinlm.dataset.instruct.candidate_store import DiskStore
+from proteinlm.dataset.uniprot.candidate_store import DiskStore
 from proteinlm.dataset.steps.seen_ids import SeenIds
 from proteinlm.dataset.steps.sft_exports import SftExports, shard_rows
-from proteinlm.dataset.uniprot_chunks import (
+from proteinlm.dataset.uniprot.options import UniprotBuildOptions
+from proteinlm.dataset.uniprot.chunks import (
     SPLITS,
     ChunkResult,
     ChunkStats,
@@ -41,34 +42,6 @@ from proteinlm.dataset.uniprot_chunks import (
 from proteinlm.dataset.steps.writers import file_info, is_temporary, output_info, remove_temporaries
 from proteinlm.errors import RecordError, SourceError
 from proteinlm.sources.text import HashingReader
-
-
-@dataclass
-class UniprotBuildOptions:
-    inputs: list[str]
-    out: str
-    enzyme: list[str] = field(default_factory=list)  # enzyme.dat file(s)
-    sifts_enzyme: str | None = None
-    workers: int = 1
-    shard_entries: int = 5000
-    val_fraction: float = 0.02
-    seed: int = 0
-    per_ec: int = 20
-    tokenizer: str = "smollm2"
-    seq_open: str = "<seq>"
-    seq_close: str = "</seq>"
-    seq_sep: str = " "
-    formats: tuple[str, ...] = ("jsonl.gz", "parquet")
-    tasks: tuple[str, ...] | None = None  # None: every UniProt topic task
-    allow_empty: bool = False  # an input without entries is not an error
-
-    def fingerprint(self) -> dict:
-        """What makes two builds comparable (workers do not change the output)."""
-        d = asdict(self)
-        d.pop("workers")
-        d.pop("allow_empty")
-        d["formats"] = list(self.formats)
-        return d
 
 
 def _record(out: Path, exports: SftExports, stats: ChunkStats, parts: dict) -> ChunkStats:
@@ -144,7 +117,7 @@ def _items(opts: UniprotBuildOptions, skipped: list[str], hashed: dict[str, Hash
 
 
 def build_uniprot(opts: UniprotBuildOptions, progress: Callable[[int], None] | None = None) -> dict:
-    from proteinlm.dataset.instruct import ecot
+    from proteinlm.dataset.uniprot import ecot
     from proteinlm.sources import enzyme as enzyme_source
 
     started = time.perf_counter()

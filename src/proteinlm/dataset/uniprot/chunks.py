@@ -23,7 +23,7 @@ from proteinlm.errors import RecordError
 from proteinlm.records import Instruction, ProteinEntry
 
 if TYPE_CHECKING:
-    from proteinlm.dataset.build_uniprot import UniprotBuildOptions
+    from proteinlm.dataset.uniprot.options import UniprotBuildOptions
 
 SPLITS = ("train", "validation")
 # One item of a chunk: a flat-file piece (file name, text, first line) or an entry parsed already.
@@ -153,8 +153,8 @@ def write_subset(
 
 
 def build_chunk(index: int, entries: list[ProteinEntry]) -> tuple[ChunkStats, dict]:
-    from proteinlm.dataset.instruct.uniprot_tasks import task_names, task_texts
-    from proteinlm.dataset.pretrain.swissprot import entry_paragraphs, section_texts, stable_choices
+    from proteinlm.dataset.uniprot.topic_tasks import task_names, task_texts
+    from proteinlm.dataset.uniprot.swissprot import entry_paragraphs, section_texts, stable_choices
     from proteinlm.dataset.seqtext import seq_to_text
 
     opts: UniprotBuildOptions = _worker["opts"]
@@ -221,7 +221,7 @@ def run_chunk(index: int, items: list[Item], build: bool) -> ChunkResult:
 
 
 def _run_chunk(index: int, items: list[Item], build: bool) -> ChunkResult:
-    from proteinlm.dataset.instruct.ecot import candidate
+    from proteinlm.dataset.uniprot.ecot import candidate
     from proteinlm.sources.uniprot import parse_flat_piece
 
     skipped: list[str] = []

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from proteinlm.dataset.pretrain.swissprot import join_texts, reactions, section_texts, stable_choices
+from proteinlm.dataset.uniprot.swissprot import join_texts, reactions, section_texts, stable_choices
 from proteinlm.records import Instruction, ProteinEntry
 
 # task name -> UniProt comment topic; the order is the order of the returned instructions.
@@ -30,7 +30,7 @@ TASKS: dict[str, str] = {
 }
 
 # The number of the accession's `stable_choices` that picks each task's paraphrase (0-15 are the
-# document's: see dataset.pretrain.swissprot.SECTION_CHOICE).
+# document's: see dataset.uniprot.swissprot.SECTION_CHOICE).
 TASK_CHOICE = {task: 16 + i for i, task in enumerate(TASKS)}
 
 # Paraphrases per task. Every one refers to a sequence given separately (the `input`), so they

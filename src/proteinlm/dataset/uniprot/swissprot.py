@@ -6,7 +6,7 @@ one template by heart) but are chosen with a stable hash of the accession, so th
 gives byte-identical text in any process, on any machine (Python's `hash()` is salted per process).
 
 The helpers `stable_choices`, `clean_text`, `join_texts` and `reactions` are shared with
-`dataset.instruct.uniprot_tasks`, which phrases the same comment topics as SFT targets.
+`dataset.uniprot.topic_tasks`, which phrases the same comment topics as SFT targets.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ _OLIGOMER = re.compile(r"^(?:monomer|(?:homo|hetero)(?:di|tri|tetra|penta|hexa|h
 
 # Each phrasing choice of an entry reads its own number of `stable_choices`: the introduction
 # number 0, the document's section for SECTIONS[i] number 1 + i, the SFT task TASKS[i]
-# (dataset.instruct.uniprot_tasks) number 16 + i. Choices are thus independent of each other.
+# (dataset.uniprot.topic_tasks) number 16 + i. Choices are thus independent of each other.
 INTRO_CHOICE = 0
 SECTION_CHOICE = {topic: 1 + i for i, topic in enumerate(SECTIONS)}
 

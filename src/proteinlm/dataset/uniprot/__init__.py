@@ -1,0 +1,1 @@
+"""Swiss-Prot/UniProt (+ ENZYME) → pretraining documents, topic SFT tasks and Enzyme Chain-of-Thought."""
