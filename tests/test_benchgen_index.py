@@ -181,6 +181,13 @@ def test_index_add_search_restrict_reopen_idempotent(index_spec, memo, corpus):
     assert [h.cosine for h in vec_only] == sorted((h.cosine for h in vec_only), reverse=True)
     kw_only = [h for h in index.hits(query, k=5, alpha=0.0) if h.score > 0]
     assert kw_only and [h.bm25 for h in kw_only] == sorted((h.bm25 for h in kw_only), reverse=True)
+
+    # many queries at once (embedded in one batch) find what one query at a time finds
+    asks = [(middle_sentence(p.text), a) for p in corpus[::5] for a in (p.article_id, None)]
+    batch = index.hits_batch([q for q, _ in asks], [a for _, a in asks], k=3)
+    one_by_one = [index.hits(q, article_id=a, k=3) for q, a in asks]
+    assert [[h.passage.id for h in hs] for hs in batch] == [[h.passage.id for h in hs] for hs in one_by_one]
+    assert [h.score for hs in batch for h in hs] == pytest.approx([h.score for hs in one_by_one for h in hs], abs=1e-5)
     index.close()
 
     reopened = open_index(index_spec, memo)

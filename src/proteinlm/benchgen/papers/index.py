@@ -48,6 +48,13 @@ class HybridIndex(Protocol):
         """As `search`, with each passage's raw cosine and BM25 score."""
         ...
 
+    def hits_batch(
+        self, queries: Sequence[str], article_ids: Sequence[str | None], *, k: int = 5, alpha: float = 0.8
+    ) -> list[list[Hit]]:
+        """`hits` of each query (restricted to the article id beside it, None for none), the queries
+        embedded in one batch: many times faster than one `hits` call per query with a local model."""
+        ...
+
     def __len__(self) -> int: ...
 
     def close(self) -> None: ...

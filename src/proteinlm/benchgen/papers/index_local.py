@@ -182,16 +182,27 @@ class LocalIndex:
         return retriever.get_scores_from_ids(ids)
 
     def hits(self, query: str, *, article_id: str | None = None, k: int = 5, alpha: float = 0.8) -> list[Hit]:
+        return self.hits_batch([query], [article_id], k=k, alpha=alpha)[0]
+
+    def hits_batch(
+        self, queries: Sequence[str], article_ids: Sequence[str | None], *, k: int = 5, alpha: float = 0.8
+    ) -> list[list[Hit]]:
+        """`hits` of many queries, their embeddings computed in one batch."""
         if k < 1:
             raise ProteinLMError(f"k must be >= 1, got {k}")
-        if not self._passages:
-            return []
+        if len(queries) != len(article_ids):
+            raise ProteinLMError(f"{len(queries)} queries but {len(article_ids)} article ids")
+        if not self._passages or not queries:
+            return [[] for _ in queries]
+        vectors = self.embedder.embed(list(queries))
+        return [self._hits(q, qv, a, k, alpha) for q, qv, a in zip(queries, vectors, article_ids)]
+
+    def _hits(self, query: str, qv: np.ndarray, article_id: str | None, k: int, alpha: float) -> list[Hit]:
         rows = None
         if article_id is not None:
             if article_id not in self._by_article:
                 return []
             rows = np.asarray(self._by_article[article_id])
-        qv = self.embedder.embed([query])[0]
         matrix = self._matrix()
         cos = (matrix if rows is None else matrix[rows]) @ qv
         bm = self._bm25_scores(query)

@@ -115,13 +115,26 @@ class QdrantIndex:
             self.client.upsert(self.collection, points=points, wait=True)
 
     def hits(self, query: str, *, article_id: str | None = None, k: int = 5, alpha: float = 0.8) -> list[Hit]:
-        models = self._models
+        return self.hits_batch([query], [article_id], k=k, alpha=alpha)[0]
+
+    def hits_batch(
+        self, queries: Sequence[str], article_ids: Sequence[str | None], *, k: int = 5, alpha: float = 0.8
+    ) -> list[list[Hit]]:
+        """`hits` of many queries, their embeddings computed in one batch."""
         if k < 1:
             raise ProteinLMError(f"k must be >= 1, got {k}")
+        if len(queries) != len(article_ids):
+            raise ProteinLMError(f"{len(queries)} queries but {len(article_ids)} article ids")
+        if not queries:
+            return []
+        vectors = self.embedder.embed(list(queries))
+        return [self._hits(q, qv, a, k, alpha) for q, qv, a in zip(queries, vectors, article_ids)]
+
+    def _hits(self, query: str, qv: np.ndarray, article_id: str | None, k: int, alpha: float) -> list[Hit]:
+        models = self._models
         flt = None
         if article_id is not None:
             flt = models.Filter(must=[models.FieldCondition(key="article_id", match=models.MatchValue(value=article_id))])
-        qv = self.embedder.embed([query])[0]
         n = max(k, CANDIDATES)
         dense = self.client.query_points(self.collection, query=qv.tolist(), using="dense", query_filter=flt,
                                          limit=n, with_payload=True, with_vectors=["dense"]).points

@@ -82,9 +82,22 @@ class WeaviateIndex:
                                  f"(first: {first.message})")
 
     def hits(self, query: str, *, article_id: str | None = None, k: int = 5, alpha: float = 0.8) -> list[Hit]:
+        return self.hits_batch([query], [article_id], k=k, alpha=alpha)[0]
+
+    def hits_batch(
+        self, queries: Sequence[str], article_ids: Sequence[str | None], *, k: int = 5, alpha: float = 0.8
+    ) -> list[list[Hit]]:
+        """`hits` of many queries, their embeddings computed in one batch."""
+        if len(queries) != len(article_ids):
+            raise ProteinLMError(f"{len(queries)} queries but {len(article_ids)} article ids")
+        if not queries:
+            return []
+        vectors = self.embedder.embed(list(queries))
+        return [self._hits(q, qv, a, k, alpha) for q, qv, a in zip(queries, vectors, article_ids)]
+
+    def _hits(self, query: str, qv: np.ndarray, article_id: str | None, k: int, alpha: float) -> list[Hit]:
         from weaviate.classes.query import Filter, HybridFusion, MetadataQuery
 
-        qv = self.embedder.embed([query])[0]
         res = self.collection.query.hybrid(
             query=query, vector=qv.tolist(), alpha=alpha, limit=k, fusion_type=HybridFusion.RELATIVE_SCORE,
             filters=Filter.by_property("article_id").equal(article_id) if article_id is not None else None,
