@@ -122,7 +122,7 @@ print(json.dumps({"wall_s": wall, "cpu_s": cpu, "hits": hits, "documents": docs,
 
 def make_corpus(tmp: Path, target_mb: float) -> tuple[Path, Path, int, list[dict]]:
     """The real build's rows replicated (fresh ids) into two build dirs: ≥ target_mb and half of it."""
-    from proteinlm.dataset.build_literature import LiteratureOptions, build_literature
+    from proteinlm.dataset.literature.pipeline import LiteratureOptions, build_literature
     from proteinlm.dataset.uniprot.pipeline import UniprotBuildOptions, build_uniprot
     from proteinlm.dataset.decontaminate_shards import (
         find_shards,

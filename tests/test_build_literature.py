@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from proteinlm.cli import app
-from proteinlm.dataset.build_literature import LiteratureOptions, build_literature
+from proteinlm.dataset.literature.pipeline import LiteratureOptions, build_literature
 from proteinlm.errors import ProteinLMError
 
 DATA = Path(__file__).parents[1].parent / "shared" / "data"

@@ -17,9 +17,11 @@ import pytest
 from typer.testing import CliRunner
 
 from proteinlm.cli import app
-from proteinlm.dataset import executors
-from proteinlm.dataset.build_literature import LiteratureOptions, _pool_map, build_literature
-from proteinlm.dataset.executors import ExecutorSpec, make_executors, run_build
+from proteinlm.dataset.engine import executors
+from proteinlm.dataset.literature import stages
+from proteinlm.dataset.literature.pipeline import LiteratureOptions, _pool_map, build_literature
+from proteinlm.dataset.engine.executors import ExecutorSpec
+from proteinlm.dataset.literature.stages import make_executors, run_build
 from proteinlm.errors import ProteinLMError
 
 DATA = Path(__file__).parents[1].parent / "shared" / "data"
@@ -28,7 +30,7 @@ PUBMED = DATA / "pubmed"
 PUBMED_INPUTS = [PUBMED / "pubmed1.xml", PUBMED / "pubmed2.xml", PUBMED / "test_current_medline.xml.gz",
                  PUBMED / "pubmed-29768149.xml", PUBMED / "medline16n0902.xml.gz", FIX / "pubmed_update.xml"]
 needs_pubmed = pytest.mark.skipif(not PUBMED.is_dir(), reason="shared real data not found")
-needs_datatrove = pytest.mark.skipif(executors.PipelineStep is object, reason="datatrove not installed (the scale extra)")
+needs_datatrove = pytest.mark.skipif(stages.PipelineStep is object, reason="datatrove not installed (the scale extra)")
 runner = CliRunner()
 
 
@@ -114,7 +116,7 @@ def test_cli_and_build_all_config_run_on_datatrove(tmp_path):
     assert res.exit_code == 2 and "no_such_setting" in res.output
     cfg = tmp_path / "build.yaml"
     cfg.write_text(f"bilingual:\n  inputs: [{FIX / 'bilingual.jsonl'}]\nexecutor:\n  type: datatrove-local\n  tasks: 2\n")
-    from proteinlm.dataset.build_literature_extra import build_all
+    from proteinlm.dataset.build_all import build_all
 
     m = build_all(cfg, tmp_path / "all", tokenizer="none")
     assert m["subsets"]["bilingual"]["documents"] == 3

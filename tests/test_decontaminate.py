@@ -13,7 +13,7 @@ from conftest import SHARED_DATA
 from typer.testing import CliRunner
 
 from proteinlm.cli import app
-from proteinlm.dataset.build_literature import LiteratureOptions, build_literature
+from proteinlm.dataset.literature.pipeline import LiteratureOptions, build_literature
 from proteinlm.dataset.uniprot.pipeline import UniprotBuildOptions, build_uniprot
 from proteinlm.dataset.decontaminate import DecontaminateOptions, decontaminate
 from proteinlm.dataset.decontaminate_report import summary
@@ -285,7 +285,7 @@ def test_two_workers_give_the_same_report_and_a_killed_run_resumes(builds, copie
 def test_datatrove_tasks_give_the_local_report(builds, copied_bench, tmp_path):
     pytest.importorskip("datatrove")
     from proteinlm.dataset.decontaminate_executors import run_decontaminate
-    from proteinlm.dataset.executors import ExecutorSpec
+    from proteinlm.dataset.engine.executors import ExecutorSpec
 
     path = copied_bench[0]
     local = run(builds, [path], tmp_path / "local")
@@ -337,7 +337,7 @@ def test_build_all_runs_the_step_before_packing(copied_bench, tmp_path):
     cfg.write_text(f"pubmed:\n  inputs: [{PUBMED / 'pubmed1.xml'}, {PUBMED / 'pubmed2.xml'}, {PUBMED / 'pubmed-29768149.xml'}, "
                    f"{PUBMED / 'test_current_medline.xml.gz'}]\n  min_chars: 50\n  shard_docs: 4\n"
                    f"decontaminate:\n  bench: [{path}, sample]\n  mode: drop\n")
-    from proteinlm.dataset.build_literature_extra import build_all
+    from proteinlm.dataset.build_all import build_all
 
     m = build_all(cfg, tmp_path / "all", tokenizer="none")
     d = m["decontamination"]

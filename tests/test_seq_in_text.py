@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from proteinlm.dataset.pretrain.seq_in_text import (
+from proteinlm.dataset.literature.seq_in_text import (
     Mention,
     MentionMatcher,
     SeqInTextStats,

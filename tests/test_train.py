@@ -172,7 +172,7 @@ def test_killed_run_resumes_from_its_last_checkpoint(tmp_path, build_dir, base_d
 
 
 def test_pretrain_on_packed_rows_and_on_documents(tmp_path, build_dir, base_dir):
-    from proteinlm.dataset.build_literature_extra import pack_subsets
+    from proteinlm.dataset.steps.pack import pack_subsets
     from proteinlm.train.recipe import run_training
 
     pack = pack_subsets([str(build_dir)], tmp_path / "p", seq_len=128)

@@ -153,8 +153,9 @@ def build_uniprot_cmd(
 def _build_literature(subset: str, executor: str = "local", tasks: Optional[int] = None,
                       executor_opt: Optional[List[str]] = None, **kw) -> None:
     """Shared body of the literature build commands: build, then print the counts."""
-    from proteinlm.dataset.build_literature import LiteratureOptions
-    from proteinlm.dataset.executors import ExecutorSpec, run_build
+    from proteinlm.dataset.literature.pipeline import LiteratureOptions
+    from proteinlm.dataset.engine.executors import ExecutorSpec
+    from proteinlm.dataset.literature.stages import run_build
 
     fmts = kw.pop("formats")
     opts = LiteratureOptions(subset=subset, formats=tuple(f.strip() for f in fmts.split(",") if f.strip()), **kw)
@@ -272,7 +273,7 @@ def build_pack_cmd(
     tokenizer: str = typer.Option("smollm2", "--tokenizer", help="smollm2 or a local tokenizer dir."),
 ):
     """Tokenise and pack documents into fixed-length rows (EOS between documents)."""
-    from proteinlm.dataset.build_literature_extra import pack_subsets
+    from proteinlm.dataset.steps.pack import pack_subsets
 
     try:
         stats = pack_subsets(subset_dirs, out, seq_len=seq_len, tokenizer=tokenizer)
@@ -299,7 +300,7 @@ def build_decontaminate_cmd(
     from proteinlm.dataset.decontaminate import DecontaminateOptions
     from proteinlm.dataset.decontaminate_executors import run_decontaminate
     from proteinlm.dataset.decontaminate_report import summary
-    from proteinlm.dataset.executors import ExecutorSpec
+    from proteinlm.dataset.engine.executors import ExecutorSpec
 
     opts = DecontaminateOptions(builds=list(builds), benches=list(benches), provenance=list(provenance or []),
                                 ngram=ngram, mode=mode, workers=workers, out=str(out))
@@ -326,7 +327,7 @@ def build_all_cmd(
     tokenizer: str = typer.Option("smollm2", "--tokenizer", help="Tokenizer for token counts and packing: smollm2, a local dir, or none."),
 ):
     """Every subset of a YAML config, then packing and the token table."""
-    from proteinlm.dataset.build_literature_extra import build_all, token_table
+    from proteinlm.dataset.build_all import build_all, token_table
 
     try:
         manifest = build_all(config, out, workers=workers, tokenizer=tokenizer,

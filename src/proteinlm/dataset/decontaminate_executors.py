@@ -21,7 +21,7 @@ from proteinlm.dataset.decontaminate import (
     make_plan,
     run_tasks,
 )
-from proteinlm.dataset.executors import ExecutorSpec, _check_settings, _executor_class
+from proteinlm.dataset.engine.executors import ExecutorSpec, _check_settings, _executor_class
 from proteinlm.errors import ProteinLMError
 
 try:

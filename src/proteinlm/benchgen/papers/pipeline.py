@@ -90,7 +90,7 @@ def _articles_to_chunks(opts: PaperRunOptions, counts: StageCounts, log: Log) ->
     """Per article kept, its chunks; stops once --max-chunks chunks have been given."""
     keep = None
     if opts.pdb_pubmed:
-        from proteinlm.dataset.build_literature_extra import pmc_selection
+        from proteinlm.dataset.literature.pmc_selection import pmc_selection
 
         skipped: list[str] = []
         keep, sel = pmc_selection(list(opts.pdb_pubmed), list(opts.pmc_ids), skipped)

@@ -32,6 +32,8 @@ from typing import Iterable
 
 import numpy as np
 
+from proteinlm.errors import ProteinLMError
+
 _CHUNK = 1 << 20  # offsets copied into the .npy 1M at a time
 
 
@@ -186,3 +188,29 @@ def open_packed(out_dir: str | Path) -> tuple[np.memmap, np.ndarray, dict]:
         tokens = np.memmap(out / "tokens.bin", dtype=meta["dtype"], mode="r", shape=shape)
     index = np.load(out / "doc_index.npy", mmap_mode="r" if meta["documents"] else None)
     return tokens, index, meta
+
+
+def eos_id(tokenizer) -> int:
+    """`<|endoftext|>` (SmolLM2's document separator, id 0), else `<|im_end|>`."""
+    for tok in ("<|endoftext|>", "<|im_end|>", "</s>"):
+        i = tokenizer.token_to_id(tok)
+        if i is not None:
+            return i
+    raise ProteinLMError("the tokenizer has no <|endoftext|> / <|im_end|> token to end documents with")
+
+
+def pack_subsets(subset_dirs: list[str], out: str | Path, *, seq_len: int = 2048, tokenizer: str = "smollm2") -> dict:
+    """Pack the train shards of `subset_dirs` (in the order given) into OUT/packed/."""
+    from proteinlm.dataset.steps.tokens import TokenCounter
+    from proteinlm.dataset.steps.writers import iter_texts
+
+    counter = TokenCounter(tokenizer)
+    if counter.tokenizer is None:
+        raise ProteinLMError("packing needs a tokenizer (not `none`)")
+    for d in subset_dirs:
+        if not Path(d).is_dir():
+            raise ProteinLMError(f"{d}: no such build directory")
+    target = Path(out) / "packed"
+    stats = pack_documents(iter_texts(subset_dirs), counter.tokenizer, target, seq_len=seq_len,
+                           eos_id=eos_id(counter.tokenizer), tokenizer_name=counter.name)
+    return asdict(stats) | {"subset_dirs": [str(d) for d in subset_dirs], "dir": str(target)}

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from proteinlm import __version__
-from proteinlm.dataset.build_state import EXPECTED, check_output, claim, quote_skips, require_records, skips_of
+from proteinlm.dataset.engine.build_state import EXPECTED, check_output, claim, quote_skips, require_records, skips_of
 from proteinlm.dataset.uniprot.candidate_store import DiskStore
 from proteinlm.dataset.steps.seen_ids import SeenIds
 from proteinlm.dataset.steps.sft_exports import SftExports, shard_rows

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
@@ -27,6 +28,7 @@ from pathlib import Path
 import ahocorasick
 
 from proteinlm.dataset.seqtext import seq_to_text
+from proteinlm.errors import ProteinLMError
 from proteinlm.records import Article, Document, ProteinEntry, Section
 
 SUBSET = "seq_in_text"
@@ -344,3 +346,27 @@ def build_documents(
         doc, _ = insert_sequences(a, matcher, stats=stats, **kw)
         if doc is not None:
             yield doc
+
+
+def ensure_index(uniprot: list[str], out: Path, skipped: list[str]) -> tuple[str, dict]:
+    """The SQLite name/sequence index at OUT/seq_index.sqlite, rebuilt unless its record
+    (OUT/seq_index.json) lists the same UniProt inputs with the same hashes."""
+    from proteinlm.dataset.steps.writers import file_info
+    from proteinlm.sources import uniprot as uniprot_source
+
+    if not uniprot:
+        raise ProteinLMError("seq-in-text needs --uniprot (Swiss-Prot) inputs")
+    db, record = out / "seq_index.sqlite", out / "seq_index.json"
+    inputs = [file_info(Path(p)) for p in uniprot]
+    if db.is_file() and record.is_file():
+        saved = json.loads(record.read_text())
+        if [(i["bytes"], i["sha256"]) for i in saved["inputs"]] == [(i["bytes"], i["sha256"]) for i in inputs]:
+            return str(db), dict(saved["stats"], reused=True)
+
+    def entries():
+        for p in uniprot:
+            yield from uniprot_source.parse(p, on_error=lambda e: skipped.append(str(e)))
+
+    stats = build_index(entries(), db).__dict__.copy()
+    record.write_text(json.dumps({"inputs": inputs, "stats": stats}, indent=2) + "\n")
+    return str(db), dict(stats, reused=False)

@@ -21,7 +21,7 @@ PMID the *last* event wins: a later version of a citation replaces the earlier o
 at the later position), and a `DeleteCitation` after the last version removes it. This takes a
 first cheap pass over the inputs to find each PMID's last event (memory: one dict entry per PMID).
 
-Past one machine, `executors.py` runs the same per-file work (`_pubmed_events`, `_file_docs`) as
+Past one machine, `stages.py` runs the same per-file work (`_pubmed_events`, `_file_docs`) as
 datatrove tasks and hands their stored results to `build_literature` through `mapper`.
 """
 
@@ -39,7 +39,7 @@ from typing import Callable, Iterable, Iterator
 
 from proteinlm import __version__
 from proteinlm.dataset.steps.writers import file_info, output_info, write_jsonl_gz, write_parquet
-from proteinlm.dataset.build_state import EXPECTED, check_output, claim, nothing_built, require_records
+from proteinlm.dataset.engine.build_state import EXPECTED, check_output, claim, nothing_built, require_records
 from proteinlm.errors import ProteinLMError
 from proteinlm.records import Article, Document
 
@@ -128,7 +128,7 @@ def _init_worker(opts: LiteratureOptions, context: dict) -> None:
     if old is not None:
         old.close()
     if "index" in context:
-        from proteinlm.dataset.pretrain.seq_in_text import MentionMatcher
+        from proteinlm.dataset.literature.seq_in_text import MentionMatcher
 
         _worker["matcher"] = MentionMatcher(context["index"])
 
@@ -157,7 +157,7 @@ def _file_docs(task: tuple[int, str]) -> tuple[list[Document], list[str], dict]:
         if opts.subset == "pubmed":
             docs = [article_document(a, "pubmed") for a in articles]
         else:
-            from proteinlm.dataset.pretrain.seq_in_text import SeqInTextStats, build_documents
+            from proteinlm.dataset.literature.seq_in_text import SeqInTextStats, build_documents
 
             st = SeqInTextStats()
             docs = list(build_documents(articles, _worker["matcher"], st, max_proteins=opts.max_proteins,
@@ -174,7 +174,7 @@ def _file_docs(task: tuple[int, str]) -> tuple[list[Document], list[str], dict]:
                 continue
             docs.append(article_document(a, "pmc"))
     elif opts.subset == "bilingual":
-        from proteinlm.dataset.build_literature_extra import bilingual_documents
+        from proteinlm.dataset.literature.bilingual import bilingual_documents
 
         docs = list(bilingual_documents(path, opts.pair_layout, on_error, counts))
     return docs, skipped, counts
@@ -248,14 +248,14 @@ def _context(opts: LiteratureOptions, out: Path, skipped: list[str], extra: dict
             require_records(read, EXPECTED[opts.subset], skipped)  # before any shard is written
         ctx["last"] = last
     if opts.subset == "pmc" and not opts.all_articles:
-        from proteinlm.dataset.build_literature_extra import pmc_selection
+        from proteinlm.dataset.literature.pmc_selection import pmc_selection
 
         ctx["keep"], sel = pmc_selection(opts.pdb_pubmed, opts.pmc_ids, skipped)
         extra["selection"] = sel
     if opts.subset == "seq_in_text":
-        from proteinlm.dataset.build_literature_extra import ensure_index
+        from proteinlm.dataset.literature.seq_in_text import ensure_index
 
-        from proteinlm.dataset.pretrain.seq_in_text import MentionMatcher
+        from proteinlm.dataset.literature.seq_in_text import MentionMatcher
 
         ctx["index"], extra["index"] = ensure_index(opts.uniprot, out, skipped)
         if not opts.allow_empty and not extra["index"]["entries"]:

@@ -1,0 +1,1 @@
+"""PubMed, PMC (PDB-cited), seq-in-text and bilingual pipelines → pretraining documents."""
