@@ -7,13 +7,18 @@ that still cannot be read gets one repair round: the generator is shown its repl
 error and asked for the same content as valid JSON. A reply unreadable after that drops the
 chunk ("malformed_json"); a chunk whose call failed after the backend's retries drops as
 "llm_error" (not cached: a rerun asks again).
+
+Local models (hf, llamacpp) cannot be constrained by a schema here; their reply is started for them
+instead (`PREFILL`, the opening of the JSON object, put after the chat template as the assistant's
+first words) and stopped at the object's end ("}]}"), which small models need to answer in JSON at
+all.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterator
 
 from proteinlm.benchgen.papers.cache import Call, LLMCaller, Reply
@@ -47,6 +52,8 @@ SCHEMA = {
     "required": ["questions"],
 }
 
+PREFILL = '{"questions": [{"question": "'
+END = "}]}"
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
 
 
@@ -90,6 +97,25 @@ def _sections(chunk: Chunk) -> str:
     return "; ".join(chunk.sections) or "(none)"
 
 
+class _Asker:
+    """The generator's calls: JSON-schema constrained on a server, prefilled on a local model."""
+
+    def __init__(self, generator: LLMCaller):
+        self.generator = generator
+        self.local = generator.backend.kind != "openai"
+        self.params = replace(generator.params, stop=tuple(generator.params.stop) + (END,)) if self.local else None
+
+    def call(self, stage: str, item: str, text: str, template: Template) -> Call:
+        return Call(stage, item, Prompt(text, answer_prefix=PREFILL if self.local else ""), template.sha256)
+
+    def ask(self, calls: list[Call], progress=None) -> list[Reply]:
+        replies = self.generator.ask(calls, params=self.params, schema=True, progress=progress)
+        if not self.local:
+            return replies
+        # the prefill and the stop string were ours, not the model's: the JSON gets them back
+        return [replace(r, text=PREFILL + r.text + END) if r.text is not None else r for r in replies]
+
+
 def generate_questions(
     chunks: list[Chunk], generator: LLMCaller, templates: dict[str, Template], *, per_chunk: int,
     n_options: int, summarise: bool, counts: StageCounts, progress: Callable[[int], None] | None = None,
@@ -107,6 +133,7 @@ def generate_questions(
             else:
                 summaries[i] = reply.text.strip()
     asked = [i for i in range(len(chunks)) if i not in failures]
+    asker = _Asker(generator)
     calls = []
     for i in asked:
         c = chunks[i]
@@ -114,8 +141,8 @@ def generate_questions(
         text = templates["question"].render(
             title=c.article.get("title", ""), sections=_sections(c), chunk=c.text, summary_block=block,
             k=per_chunk, n_options=n_options)
-        calls.append(Call("generate", c.id, Prompt(text), templates["question"].sha256))
-    replies = dict(zip(asked, generator.ask(calls, schema=True, progress=progress)))
+        calls.append(asker.call("generate", c.id, text, templates["question"]))
+    replies = dict(zip(asked, asker.ask(calls, progress=progress)))
 
     parsed: dict[int, list[dict]] = {}
     broken: dict[int, str] = {}
@@ -129,9 +156,9 @@ def generate_questions(
             broken[i] = str(exc)
     if broken:  # one repair round, all broken replies at once
         order = sorted(broken)
-        calls = [Call("repair", chunks[i].id, Prompt(templates["repair"].render(
-            reply=replies[i].text, error=broken[i])), templates["repair"].sha256) for i in order]
-        for i, reply in zip(order, generator.ask(calls, schema=True)):
+        calls = [asker.call("repair", chunks[i].id, templates["repair"].render(reply=replies[i].text, error=broken[i]),
+                            templates["repair"]) for i in order]
+        for i, reply in zip(order, asker.ask(calls)):
             if reply.text is None:
                 failures[i] = reply
                 continue
