@@ -128,3 +128,41 @@ def test_local_directory_and_missing_model(smollm2, monkeypatch):
         load_backend("no-such-owner/no-such-model", "hf")
     with pytest.raises(BackendError, match="GGUF file not found"):
         load_backend("/nonexistent/model.gguf", "hf")
+
+
+def test_option_10_can_win_label_scoring(smollm2):
+    """SmolLM2 writes " 10" as " ", "1", "0": P(" 10") is part of P(" 1"), so plain labels never
+    pick option 10. The complete labels `loglik` scores (" 1." .. " 10.") let it win."""
+    from proteinlm.bench.scoring import score
+    from proteinlm.records import MCQ
+
+    words = "one two three four five six seven eight nine ten".split()
+    q = MCQ("ten", "Which option is number ten? Answer option 10.", tuple(f"This is option number {w}" for w in words), 9)
+    prompt = OFFICIAL.prompt(q, chat=smollm2.chat, for_scoring=True)
+    plain, complete = smollm2.loglikelihood([prompt, prompt], [[f" {i}" for i in range(1, 11)], OFFICIAL.label_continuations(q)])
+    assert plain.scores[9].logprob < plain.scores[0].logprob
+    answer = {"prompt_hash": "-", "option_logprobs": [s.logprob for s in complete.scores], "prompt_tokens": 0}
+    pred = score(q, answer, OFFICIAL, "loglik")
+    assert pred["parsed"] == "10" and pred["correct"]
+
+
+def test_decode_prompt_gives_the_text_the_published_rule_strips(smollm2, questions):
+    prompts = [OFFICIAL.prompt(q, chat=smollm2.chat, for_scoring=False) for q in questions[:2]]
+    gens = smollm2.generate(prompts, GenerationParams(max_new_tokens=6, decode_prompt=True))
+    for p, g in zip(prompts, gens):
+        decoded = g.meta["decoded_with_prompt"]
+        assert p.text in decoded and "<|im_start|>" not in decoded  # special tokens skipped, as published
+        assert decoded.rstrip().endswith(g.text.strip())
+    assert "decoded_with_prompt" not in smollm2.generate(prompts[:1], GenerationParams(max_new_tokens=2))[0].meta
+
+
+def test_no_cache_deprecation_warning(smollm2, questions):
+    """The key/value cache goes by the name transformers reads now (no FutureWarning per run)."""
+    import warnings
+
+    q = questions[0]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        smollm2.loglikelihood([OFFICIAL.prompt(q, chat=smollm2.chat, for_scoring=True)], [OFFICIAL.label_continuations(q)])
+        smollm2.generate([OFFICIAL.prompt(q, chat=smollm2.chat, for_scoring=False)], GenerationParams(max_new_tokens=3))
+    assert not [w for w in caught if "past_key_values" in str(w.message)]

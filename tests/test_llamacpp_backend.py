@@ -120,6 +120,13 @@ def test_sampling_is_seeded(lc, questions):
     assert len(set(c)) > 1  # the seed matters
 
 
+def test_decode_prompt_gives_prompt_and_reply(lc, questions):
+    prompts = [OFFICIAL.prompt(q, chat=lc.chat, for_scoring=False) for q in questions[:1]]
+    (g,) = lc.generate(prompts, GenerationParams(max_new_tokens=6, decode_prompt=True))
+    decoded = g.meta["decoded_with_prompt"]
+    assert prompts[0].text in decoded and decoded.rstrip().endswith(g.text.strip()) and "<|im_start|>" not in decoded
+
+
 def test_raw_mode_describe_and_errors(lc, tmp_path):
     from proteinlm.models import load_backend
     from proteinlm.models.smollm2 import smollm2_gguf_path
