@@ -150,7 +150,7 @@ def print_table(summaries: Sequence[dict], console=None) -> None:
     prompt, chance = _shared(rows, "prompt"), _shared(rows, "chance_text")
     title = "ProteinLMBench runs" + (f" · prompt {prompt}" if prompt else "") + (
         f" · chance {chance}" if chance and chance != "–" else "")
-    table = Table(title=title, box=box.SIMPLE_HEAD, caption="model, backend, speed: report.md")
+    table = Table(title=Text(title), box=box.SIMPLE_HEAD, caption="model, backend, speed: report.md")
     table.add_column("run", max_width=24, overflow="fold")
     table.add_column("method", max_width=14)
     if prompt is None:
@@ -161,9 +161,9 @@ def print_table(summaries: Sequence[dict], console=None) -> None:
         table.add_column("chance", justify="right")
     table.add_column("parsed/\nunparsed/\nabstained", justify="right")
     for r in rows:
-        same_run = r["extract"] == SAME_REPLIES
+        second_reading = r["extract"] == SAME_REPLIES  # the run's own row is just above
         model = r["model_name"] if len(r["model_name"]) <= 24 else r["model_name"][:23] + "…"
-        run = Text("") if same_run else Text(r["label"]) + Text("\n" + model, style="dim")
+        run = Text("") if second_reading else Text(r["label"]) + Text("\n" + model, style="dim")
         method = r["method"] + ("" if r["extract"] in ("", "faithful") else f"\n{r['extract']}")
         cells = [run, method] + ([r["prompt"]] if prompt is None else []) + [str(r["n"]), r["accuracy_text"]]
         cells += ([r["chance_text"]] if chance is None else []) + [r["pua_text"]]
@@ -184,12 +184,11 @@ def print_run(summary: dict, console=None) -> None:
     count and per category."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = console or Console()
     rows = comparison_rows([summary])
     row = rows[0]
-    from rich.text import Text
-
     title = Text(f"{(summary.get('bench') or {}).get('name', 'bench')} · {row['label']}")
     table = Table(title=title, show_header=False)
     table.add_column(style="bold")
