@@ -185,3 +185,21 @@ def test_select_stratified_spreads_over_difficulty_and_articles():
     assert len({c.chunk.article_id for c in chosen if c.difficulty == "needs_passage"}) == 5
     with pytest.raises(ProteinLMError, match="--select"):
         list(select(cands, "stratified", None, 0, StageCounts("select")))
+
+
+def test_sifts_selection_keeps_articles_cited_by_pdb_entries(tmp_path: Path):
+    from proteinlm.benchgen.papers.pipeline import PaperRunOptions, _articles_to_chunks
+
+    first = _articles()[0]
+    (tmp_path / "pdb_pubmed.csv").write_text(f"# 2024/01/01 | PDB 1 | UniProt 1\nPDB,ORDINAL,PUBMED_ID\n"
+                                             f"1abc,0,{first.pmid}\n2xyz,0,99999999\n")
+    (tmp_path / "PMC-ids.csv").write_text(f"Journal Title,PMCID,PMID\nJ,{first.pmcid},{first.pmid}\n")
+    opts = PaperRunOptions(inputs=tuple(map(str, PMC)), out=tmp_path, generator="g", validator="v",
+                           pdb_pubmed=(str(tmp_path / "pdb_pubmed.csv"),), pmc_ids=(str(tmp_path / "PMC-ids.csv"),))
+    counts = StageCounts("chunk", "articles")
+    got = list(_articles_to_chunks(opts, counts, log=lambda s: None))
+    assert [chunks[0].article_id for chunks in got] == [first.pmcid]
+    assert counts.as_dict() == {"unit": "articles", "in": len(PMC), "kept": 1,
+                                "dropped": {"not_selected": len(PMC) - 1}}
+    with pytest.raises(ProteinLMError, match="go together"):
+        PaperRunOptions(inputs=("x",), out=tmp_path, generator="g", validator="v", pdb_pubmed=("a",)).check()

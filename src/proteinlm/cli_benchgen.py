@@ -50,7 +50,7 @@ def benchgen_papers_cmd(
     validator_backend: Optional[str] = typer.Option(None, "--validator-backend", help="Default: the generator's."),
     validator_url: Optional[str] = typer.Option(None, "--validator-url", help="Default: the generator's URL (same backend)."),
     embedder: Optional[str] = typer.Option(None, "--embedder", help="Embedding model: name, directory or URL#model (default: offline all-MiniLM-L6-v2)."),
-    index: Optional[str] = typer.Option(None, "--index", help="Index: directory (default OUT/index), qdrant://... or weaviate://..."),
+    index: Optional[str] = typer.Option(None, "--index", help="Index: directory (default OUT/index-<hash>), qdrant://... or weaviate://..."),
     pdb_pubmed: Optional[List[str]] = typer.Option(None, "--pdb-pubmed", help="SIFTS pdb_pubmed.csv: only articles cited by PDB entries."),
     pmc_ids: Optional[List[str]] = typer.Option(None, "--pmc-ids", help="NCBI PMC-ids.csv(.gz): PMID → PMCID, with --pdb-pubmed."),
     per_chunk: int = typer.Option(1, "--per-chunk", help="Questions asked per chunk."),

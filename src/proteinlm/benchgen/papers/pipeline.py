@@ -47,7 +47,7 @@ class PaperRunOptions:
     validator_backend: str | None = None  # default: the generator's
     validator_url: str | None = None  # default: the generator's when the backend is the same
     embedder: str | None = None
-    index: str | None = None  # default: RUN_DIR/index
+    index: str | None = None  # default: RUN_DIR/index-<hash of chunk/passage sizes and embedder>
     pdb_pubmed: tuple[str, ...] = ()
     pmc_ids: tuple[str, ...] = ()
     per_chunk: int = 1
@@ -175,7 +175,7 @@ def run_from_papers(opts: PaperRunOptions, log: Log = lambda s: None,
     generator = LLMCaller(gen_backend, cache, gen_params, json_schema=SCHEMA)
     validator = LLMCaller(val_backend, cache, answer_params(opts.answer_tokens, opts.seed))
     embedder = load_embedder(opts.embedder)
-    index = open_index(opts.index or str(out / "index"), embedder)
+    index = open_index(opts.index or str(out / _index_dir(opts, embedder.name)), embedder)
     tick = (lambda stage: (lambda n: progress(stage, n))) if progress else (lambda stage: None)
     survivors: list[Candidate] = []
     chunks_asked = passages = 0
@@ -233,6 +233,13 @@ def _manifest(opts, counts, generator, validator, models, prompts, chunks_asked,
         "this_run": {"calls_asked": _merge(generator.asked, validator.asked),
                      "calls_from_cache": _merge(generator.from_cache, validator.from_cache)},
     }
+
+
+def _index_dir(opts: PaperRunOptions, embedder: str) -> str:
+    """RUN_DIR/index-<hash>: passages (ids by offset) depend on the chunk and passage sizes and
+    vectors on the embedder, so a rerun with other ones gets a fresh index, not a stale one."""
+    key = f"{opts.chunk_chars}:{opts.passage_chars}:{embedder}"
+    return "index-" + hashlib.sha256(key.encode()).hexdigest()[:10]
 
 
 def _merge(a: dict, b: dict) -> dict:
