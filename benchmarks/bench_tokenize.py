@@ -3,7 +3,7 @@
 Workload: ArticleTitle + AbstractText of the real MEDLINE file in ../shared/data/pubmed, repeated
 until it holds >= --mb MB of text (the file alone is ~2 MB of abstracts). Repeating text lets the
 BPE word cache hit more often than on fresh text, but a real corpus repeats most words anyway.
-`pack` runs proteinlm's packer, which encodes through its per-word cache (dataset/token_cache.py);
+`pack` runs proteinlm's packer, which encodes through its per-word cache (dataset/steps/token_cache.py);
 the last line gives that cache's speed on the distinct texts alone (cold) and on the repeats (warm).
 
 Each configuration runs in fresh subprocesses, so the thread settings (read once, when the
@@ -70,7 +70,7 @@ def worker(args) -> None:
     texts = texts[args.part * share : (args.part + 1) * share if args.part < args.parts - 1 else None]
     t0 = time.perf_counter()
     if args.mode == "cached":
-        # proteinlm's per-word cached counter (dataset/token_cache.py): first over the distinct texts
+        # proteinlm's per-word cached counter (dataset/steps/token_cache.py): first over the distinct texts
         # (a cold cache: the honest figure for fresh text), then over the repeats (a warm cache)
         from proteinlm.dataset.steps.token_cache import WordCacheCounter
 

@@ -1,4 +1,4 @@
-"""Sequence-in-text documents (dataset/pretrain/seq_in_text.py)."""
+"""Sequence-in-text documents (dataset/literature/seq_in_text.py)."""
 
 from __future__ import annotations
 
