@@ -11,7 +11,6 @@ shared-prefix cache, answer extraction). Target: ≥ 5× faster, parse rate not 
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import tempfile
 import time

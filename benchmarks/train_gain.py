@@ -143,7 +143,7 @@ def report(work: Path, args, wall: float) -> None:
     (RESULTS / "train_gain.json").write_text(json.dumps(result, indent=2) + "\n")
     lo0, hi0 = result["before"]["ci95"]
     lo1, hi1 = result["after"]["ci95"]
-    print(f"\n| model | held-out questions | accuracy | 95% CI |\n|---|---|---|---|")
+    print("\n| model | held-out questions | accuracy | 95% CI |\n|---|---|---|---|")
     print(f"| SmolLM2-135M-Instruct | {n} | {p0:.1%} ({k0}/{n}) | {lo0:.1%}–{hi0:.1%} |")
     print(f"| + SFT {args.steps} steps{' (LoRA)' if args.lora else ''} | {n} | {p1:.1%} ({k1}/{n}) | {lo1:.1%}–{hi1:.1%} |")
     for label, key in (("SmolLM2, trained-on proteins", "before"), ("+ SFT, trained-on proteins", "after")):

@@ -82,6 +82,9 @@ def test_pubmed_real_baseline_with_tokens(tmp_path):
 def test_duplicate_input_counts_exact_dups_and_leaves_output_unchanged(tmp_path):
     one = build(tmp_path / "one", "pubmed", PUBMED_INPUTS, min_chars=50)
     two = build(tmp_path / "two", "pubmed", [*PUBMED_INPUTS, PUBMED / "pubmed-29768149.xml"], min_chars=50)
+    # pubmed: a file given twice holds later versions of its citations, which replace the earlier ones
+    assert two["counts"]["superseded"] == one["counts"]["superseded"] + 1 and two["documents"] == one["documents"]
+    assert sorted(d["id"] for d in rows(tmp_path / "one", "pubmed")) == sorted(d["id"] for d in rows(tmp_path / "two", "pubmed"))
     # pmc has no versions: a duplicated article file is an exact duplicate, counted and dropped
     pmc_files = sorted(PMC.glob("*.nxml"))
     shutil.copy(pmc_files[0], tmp_path / "copy.nxml")
@@ -157,7 +160,7 @@ def test_bilingual_layouts_and_tsv(tmp_path):
 def test_identical_outputs_across_runs_and_workers(tmp_path):
     inputs = [*PUBMED_INPUTS, PUBMED / "medline16n0902.xml.gz"]
     a = build(tmp_path / "a", "pubmed", inputs, workers=1, shard_docs=200)
-    b = build(tmp_path / "b", "pubmed", inputs, workers=2, shard_docs=200)
+    build(tmp_path / "b", "pubmed", inputs, workers=2, shard_docs=200)
     assert a["shards"] >= 2
     assert shard_bytes(tmp_path / "a", "pubmed") == shard_bytes(tmp_path / "b", "pubmed")
     assert (tmp_path / "a" / "manifest.json").read_bytes() == (tmp_path / "b" / "manifest.json").read_bytes()

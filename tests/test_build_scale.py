@@ -18,9 +18,9 @@ from typer.testing import CliRunner
 
 from proteinlm.cli import app
 from proteinlm.dataset.engine import executors
+from proteinlm.dataset.engine.executors import ExecutorSpec
 from proteinlm.dataset.literature import stages
 from proteinlm.dataset.literature.pipeline import LiteratureOptions, _pool_map, build_literature
-from proteinlm.dataset.engine.executors import ExecutorSpec
 from proteinlm.dataset.literature.stages import make_executors, run_build
 from proteinlm.errors import ProteinLMError
 

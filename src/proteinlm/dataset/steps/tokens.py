@@ -17,8 +17,7 @@ from proteinlm.errors import ProteinLMError
 
 def _smollm2_tokenizer_json() -> Path:
     """tokenizer.json of the embedded model, converted from its GGUF once and cached."""
-    from proteinlm.models.smollm2 import gguf_cache_dir
-    from proteinlm.models.smollm2 import smollm2_gguf_path
+    from proteinlm.models.smollm2 import gguf_cache_dir, smollm2_gguf_path
 
     gguf = smollm2_gguf_path()
     cache = gguf_cache_dir(gguf)

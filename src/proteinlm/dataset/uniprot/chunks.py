@@ -153,9 +153,9 @@ def write_subset(
 
 
 def build_chunk(index: int, entries: list[ProteinEntry]) -> tuple[ChunkStats, dict]:
-    from proteinlm.dataset.uniprot.topic_tasks import task_names, task_texts
-    from proteinlm.dataset.uniprot.swissprot import entry_paragraphs, section_texts, stable_choices
     from proteinlm.dataset.seqtext import seq_to_text
+    from proteinlm.dataset.uniprot.swissprot import entry_paragraphs, section_texts, stable_choices
+    from proteinlm.dataset.uniprot.topic_tasks import task_names, task_texts
 
     opts: UniprotBuildOptions = _worker["opts"]
     out = Path(opts.out)

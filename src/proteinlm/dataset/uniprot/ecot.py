@@ -28,8 +28,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping
 
-from proteinlm.dataset.uniprot.candidate_store import MemoryStore
 from proteinlm.dataset.seqtext import seq_to_text
+from proteinlm.dataset.uniprot.candidate_store import MemoryStore
 from proteinlm.errors import SourceError
 from proteinlm.records import Enzyme, Instruction, ProteinEntry
 from proteinlm.sources.enzyme import EC_RE

@@ -24,10 +24,10 @@ from typing import Callable, Iterator
 
 from proteinlm import __version__
 from proteinlm.dataset.engine.build_state import EXPECTED, check_output, claim, quote_skips, require_records, skips_of
-from proteinlm.dataset.uniprot.candidate_store import DiskStore
 from proteinlm.dataset.steps.seen_ids import SeenIds
 from proteinlm.dataset.steps.sft_exports import SftExports, shard_rows
-from proteinlm.dataset.uniprot.options import UniprotBuildOptions
+from proteinlm.dataset.steps.writers import file_info, is_temporary, output_info, remove_temporaries
+from proteinlm.dataset.uniprot.candidate_store import DiskStore
 from proteinlm.dataset.uniprot.chunks import (
     SPLITS,
     ChunkResult,
@@ -39,7 +39,7 @@ from proteinlm.dataset.uniprot.chunks import (
     sft_row,
     write_subset,
 )
-from proteinlm.dataset.steps.writers import file_info, is_temporary, output_info, remove_temporaries
+from proteinlm.dataset.uniprot.options import UniprotBuildOptions
 from proteinlm.errors import RecordError, SourceError
 from proteinlm.sources.text import HashingReader
 
