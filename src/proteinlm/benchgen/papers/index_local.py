@@ -47,14 +47,18 @@ class LocalIndex:
         except OSError:
             self._lock.close()
             raise ProteinLMError(f"index {self.path} is open in another process") from None
-        self.dim = int(embedder.dim)
-        self._check_header()
         self._passages: list[Passage] = []
         self._row: dict[str, int] = {}
         self._by_article: dict[str, list[int]] = {}
         self._vectors: np.ndarray | None = None
         self._bm25 = None
-        self._load()
+        try:
+            self.dim = int(embedder.dim)
+            self._check_header()
+            self._load()
+        except BaseException:
+            self.close()  # the lock goes with the failed open
+            raise
 
     # ------------------------------------------------------------------ files
     @property
