@@ -19,7 +19,7 @@ _RESERVED = {"pipeline", "tasks", "depends", "depends_job_id"}  # set by the pip
 
 @dataclass
 class ExecutorSpec:
-    """Where a literature build runs. `settings` go to the datatrove executor as keyword
+    """Where a build runs (literature subsets, decontamination). `settings` go to the datatrove executor as keyword
     arguments (e.g. partition, time, cpus_per_task, env_command for Slurm); `merge` overrides
     them for the one-task stages (context, merge), which need more time and memory."""
 
