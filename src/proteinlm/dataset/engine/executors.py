@@ -19,9 +19,9 @@ _RESERVED = {"pipeline", "tasks", "depends", "depends_job_id"}  # set by the pip
 
 @dataclass
 class ExecutorSpec:
-    """Where a build runs (literature subsets, decontamination). `settings` go to the datatrove executor as keyword
-    arguments (e.g. partition, time, cpus_per_task, env_command for Slurm); `merge` overrides
-    them for the one-task stages (context, merge), which need more time and memory."""
+    """Where a build runs (literature subsets, decontamination). `settings` go to the datatrove
+    executor as keyword arguments (e.g. partition, time, cpus_per_task, env_command for Slurm);
+    `merge` overrides them for the one-task stages (context, merge), which need more time and memory."""
 
     type: str = "local"
     tasks: int | None = None  # datatrove tasks per parallel stage; default one per input file
