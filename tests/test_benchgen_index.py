@@ -11,6 +11,7 @@ from conftest import SHARED_DATA
 from fake_openai_server import FakeOpenAIServer, embedding
 
 from proteinlm.benchgen.papers.embed import MINILM, cosine, load_embedder, minilm_dir
+from proteinlm.benchgen.papers.hybrid import bm25_tokens
 from proteinlm.benchgen.papers.index import Passage, fuse_relative, open_index
 from proteinlm.errors import BackendError, ProteinLMError
 from proteinlm.sources import pmc
@@ -198,6 +199,26 @@ def test_index_add_search_restrict_reopen_idempotent(index_spec, memo, corpus):
     reopened.add(corpus)
     assert len(reopened) == len(corpus)
     reopened.close()
+
+
+def test_local_bm25_is_bm25s_after_every_add(memo, corpus, tmp_path):
+    """The article search scores from statistics kept up to date by add; the corpus search asks
+    bm25s: both must equal bm25s's scores over the passages added so far."""
+    import bm25s
+
+    index = open_index(tmp_path / "index", memo)
+    for upto in (10, len(corpus)):
+        index.add(corpus[:upto])
+        ref = bm25s.BM25()
+        ref.index(bm25_tokens([p.text for p in corpus[:upto]]), show_progress=False)
+        for target in corpus[: upto : 3]:
+            query = f"{middle_sentence(target.text)} lysis lysis lipase"  # a repeated term counts twice
+            want = ref.get_scores(bm25_tokens([query])[0])
+            hits = index.hits(query, article_id=target.article_id, k=8, alpha=0.0) + index.hits(query, k=8, alpha=0.0)
+            assert any(h.bm25 > 0 for h in hits)
+            for h in hits:
+                assert h.bm25 == pytest.approx(want[corpus.index(h.passage)], rel=1e-4, abs=1e-6)
+    index.close()
 
 
 def test_ungrounded_query_scores_lower_than_grounded(memo, corpus, tmp_path):

@@ -1,12 +1,18 @@
-"""The embedded, on-disk hybrid index: BM25 by bm25s, dense vectors as a float32 matrix (memmap).
+"""The embedded, on-disk hybrid index: BM25 over stemmed terms, dense vectors as a float32 matrix.
 
 Files in the index directory:
 * `index.json`: format, embedder name and dimension (reopening with another embedder is an error:
   its vectors would not be comparable);
-* `passages.jsonl`: one passage a line {id, article_id, text, meta}, appended;
-* `vectors.f32`: the passages' unit-length embeddings, row i for line i, appended;
-* `bm25-<n>/`: the bm25s index over the first n passages, rebuilt on the first search after an add
-  (bm25s indexes ~100k passages in seconds; searches outnumber adds by far in a run).
+* `passages.jsonl`: one passage a line {id, article_id, text, meta, terms}, appended ("terms": its
+  BM25 terms, space-separated, so reopening tokenises nothing);
+* `vectors.f32`: the passages' unit-length embeddings, row i for line i, appended (memory-mapped).
+
+BM25 is Lucene's variant with bm25s's defaults (k1 1.5, b 0.75, idf log(1 + (N - df + 0.5) /
+(df + 0.5))). A search inside one article, the evidence step's, scores that article's passages
+directly from the corpus statistics kept up to date by `add` (document frequencies, total length):
+no index to rebuild, so a run that adds a window of chunks and then searches, window after window,
+never pays for the corpus again. A search of the whole corpus uses bm25s (the same formula, checked
+by the tests), its index built in memory at the first such search after an add.
 
 `add` works in slices: each slice is embedded, its vectors appended and flushed, then its lines.
 Reopening keeps the passages whose line and vector row are both complete and cuts the rest, so a
@@ -17,8 +23,9 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
-import shutil
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,8 +36,9 @@ from proteinlm.errors import ProteinLMError
 from .embed import Embedder
 from .hybrid import CANDIDATES, Hit, Passage, bm25_tokens, fuse_relative, top_candidates
 
-FORMAT = "proteinlm-hybrid-index/1"
+FORMAT = "proteinlm-hybrid-index/2"
 ADD_SLICE = 256  # passages embedded and written at a time: what a kill can lose
+K1, B = 1.5, 0.75  # bm25s's defaults
 
 
 class LocalIndex:
@@ -50,8 +58,11 @@ class LocalIndex:
         self._passages: list[Passage] = []
         self._row: dict[str, int] = {}
         self._by_article: dict[str, list[int]] = {}
+        self._terms: list[tuple[str, ...]] = []  # each passage's BM25 terms
+        self._df: Counter[str] = Counter()  # passages holding each term
+        self._total_terms = 0
         self._vectors: np.ndarray | None = None
-        self._bm25 = None
+        self._bm25 = None  # bm25s index of the whole corpus, for unrestricted searches
         try:
             self.dim = int(embedder.dim)
             self._check_header()
@@ -105,14 +116,18 @@ class LocalIndex:
         for number, line in enumerate(lines, 1):
             try:
                 rec = json.loads(line)
-                self._append(Passage(rec["id"], rec["article_id"], rec["text"], rec.get("meta") or {}))
-            except (ValueError, KeyError, TypeError) as exc:
+                passage = Passage(rec["id"], rec["article_id"], rec["text"], rec.get("meta") or {})
+                self._append(passage, tuple(rec["terms"].split()))
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 raise ProteinLMError(f"{self._lines}, line {number}: not a passage record ({exc})") from None
 
-    def _append(self, p: Passage) -> None:
+    def _append(self, p: Passage, terms: tuple[str, ...]) -> None:
         self._row[p.id] = len(self._passages)
         self._by_article.setdefault(p.article_id, []).append(len(self._passages))
         self._passages.append(p)
+        self._terms.append(terms)
+        self._df.update(set(terms))
+        self._total_terms += len(terms)
 
     def _matrix(self) -> np.ndarray:
         if self._vectors is None or len(self._vectors) != len(self._passages):
@@ -139,51 +154,54 @@ class LocalIndex:
                     f"embedder {self.embedder.name} returned shape {vecs.shape} for {len(part)} passages "
                     f"({self.dim}-d expected)"
                 )
+            terms = [tuple(t) for t in bm25_tokens([p.text for p in part])]
             lines = b"".join(
-                json.dumps({"id": p.id, "article_id": p.article_id, "text": p.text, "meta": p.meta},
-                           ensure_ascii=False).encode() + b"\n"
-                for p in part
+                json.dumps({"id": p.id, "article_id": p.article_id, "text": p.text, "meta": p.meta,
+                            "terms": " ".join(t)}, ensure_ascii=False).encode() + b"\n"
+                for p, t in zip(part, terms)
             )
             for target, payload in ((self._vecs, vecs.tobytes()), (self._lines, lines)):
                 with open(target, "ab") as fh:
                     fh.write(payload)
                     fh.flush()
                     os.fsync(fh.fileno())
-            for p in part:
-                self._append(p)
+            for p, t in zip(part, terms):
+                self._append(p, t)
         if new:
             self._vectors = None
             self._bm25 = None
 
     # ------------------------------------------------------------------ searching
-    def _retriever(self):
+    def _bm25_corpus(self, terms: list[str]) -> np.ndarray:
+        """BM25 of every passage (bm25s; its index rebuilt after adds)."""
         import bm25s
 
-        if self._bm25 is not None:
-            return self._bm25
-        n = len(self._passages)
-        saved = self.path / f"bm25-{n}"
-        if (saved / "params.index.json").exists():
-            self._bm25 = bm25s.BM25.load(str(saved), mmap=True)
-            return self._bm25
-        retriever = bm25s.BM25()
-        retriever.index(bm25_tokens([p.text for p in self._passages]), show_progress=False)
-        partial = self.path / f".bm25-{n}.partial"
-        shutil.rmtree(partial, ignore_errors=True)
-        retriever.save(str(partial), show_progress=False)
-        partial.rename(saved)  # complete or absent: a kill mid-save leaves only a .partial
-        for old in self.path.glob("bm25-*"):
-            if old != saved:
-                shutil.rmtree(old, ignore_errors=True)
-        self._bm25 = retriever
-        return retriever
-
-    def _bm25_scores(self, query: str) -> np.ndarray:
-        retriever = self._retriever()
-        ids = retriever.get_tokens_ids(bm25_tokens([query])[0])
+        if self._bm25 is None:
+            self._bm25 = bm25s.BM25(k1=K1, b=B, method="lucene")
+            self._bm25.index([list(t) for t in self._terms], show_progress=False)
+        ids = self._bm25.get_tokens_ids(terms)
         if not ids:
             return np.zeros(len(self._passages), dtype=np.float32)
-        return retriever.get_scores_from_ids(ids)
+        return self._bm25.get_scores_from_ids(ids)
+
+    def _bm25_rows(self, terms: list[str], rows: np.ndarray) -> np.ndarray:
+        """BM25 of the passages at `rows` against the whole corpus's statistics (as bm25s scores:
+        a term repeated in the query counts again)."""
+        n = len(self._passages)
+        known = [t for t in terms if t in self._df]
+        out = np.zeros(len(rows), dtype=np.float64)
+        if not known:
+            return out
+        idf = {t: math.log(1 + (n - self._df[t] + 0.5) / (self._df[t] + 0.5)) for t in set(known)}
+        avg = self._total_terms / n
+        for i, row in enumerate(rows):
+            mine = self._terms[row]
+            if not mine:
+                continue
+            tf = Counter(mine)
+            norm = K1 * (1 - B + B * len(mine) / avg)
+            out[i] = sum(idf[t] * tf[t] / (tf[t] + norm) for t in known if t in tf)
+        return out
 
     def hits(self, query: str, *, article_id: str | None = None, k: int = 5, alpha: float = 0.8) -> list[Hit]:
         return self.hits_batch([query], [article_id], k=k, alpha=alpha)[0]
@@ -209,9 +227,8 @@ class LocalIndex:
             rows = np.asarray(self._by_article[article_id])
         matrix = self._matrix()
         cos = (matrix if rows is None else matrix[rows]) @ qv
-        bm = self._bm25_scores(query)
-        if rows is not None:
-            bm = bm[rows]
+        terms = bm25_tokens([query])[0]
+        bm = self._bm25_corpus(terms) if rows is None else self._bm25_rows(terms, rows)
         n = max(k, CANDIDATES)
         fused = fuse_relative(top_candidates(cos, n), top_candidates(bm, n, positive=True), alpha, k)
         out = []
