@@ -23,7 +23,6 @@ from proteinlm.bench.hub_source import HF_NAME, hub_rows
 from proteinlm.errors import BenchDataError
 from proteinlm.records import MCQ
 
-
 # Option labels we strip. The separator after an ASCII "." / ")" / ":" must be followed by a space
 # (or end the option) so that "1.5 mM" or "3:1 ratio" are never mistaken for labels.
 _LABEL_PATTERNS = [
