@@ -289,12 +289,11 @@ def test_exports_equal_the_shards_after_reruns_and_old_state(tmp_path):
 
 
 @needs_data
-def test_builds_with_and_without_the_c_extensions_are_byte_identical(tmp_path):
-    """Every compiled twin at once (reader, cutting, cleaning, row writers, sequence texts,
-    Parquet columns, word counts): a build in a process where PROTEINLM_PURE_PYTHON=1 leaves them
-    unused writes the same files and counts the same tokens."""
+def test_builds_with_and_without_the_c_reader_are_byte_identical(tmp_path):
+    """The compiled flat-file reader and its cutting loop: a build in a process where
+    PROTEINLM_PURE_PYTHON=1 leaves them unused writes the same files and counts the same tokens."""
     if os.environ.get("PROTEINLM_REQUIRE_C") != "1" and uniprot._c_fields is None:
-        pytest.skip("the C extensions are not built")
+        pytest.skip("the C reader is not built")
     kw = dict(shard_entries=4, tokenizer="smollm2")
     build(tmp_path / "c", **kw)
     code = (

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from proteinlm.sources import flat_pieces
-from proteinlm.sources import text as text_module
 from proteinlm.sources import uniprot
 from proteinlm.sources.text import SKIPPED_TOPICS
 
@@ -158,7 +157,6 @@ def test_builds_with_and_without_the_c_reader_are_byte_identical(tmp_path, monke
 
     build_uniprot(UniprotBuildOptions(inputs=inputs, out=str(tmp_path / "c"), tokenizer="none"))
     monkeypatch.setattr(uniprot, "_c_fields", None)
-    monkeypatch.setattr(text_module, "_c_clean_comments", None)
     build_uniprot(UniprotBuildOptions(inputs=inputs, out=str(tmp_path / "py"), tokenizer="none"))
     assert files(tmp_path / "c") == files(tmp_path / "py") != {}
 
@@ -177,68 +175,6 @@ def test_every_ascii_character_is_space_or_word_as_in_python(code):
         t = t[: go + 10] + ch + t[go + 10:]
     assert _compiled(t) in (None, _python(t))
     assert _compiled(t) is not None  # not declined: the comparison above is real
-
-
-# --------------------------------------------------------------------------- comment cleaning
-
-PIECES = [
-    "{ECO:0000269|PubMed:1}", "{ECO:1", "}", "{", "(PubMed:1, PubMed:2)", "( PubMed:3 )", "(PubMed:1,)",
-    "(PubMed:1 PubMed:2)", "(PubMed:)", "[MIM:123]", "[MIM:", "]", "(By similarity)", "(Probable)", "(Potential)",
-    "Note=", "NoNote=te=", "..", "...", "....", ". .", " ,", " ;", " :", " )", "( ", "()", "(", ")", "\n", "\t",
-    "\r", "\x1c", "\x0b", "  ", " ", "Reaction=", "Xref=Rhea:1", "EC=1.2.3.4", "EC=", "Evidence=", "Name=",
-    "PhysiologicalDirection=left-to-right", ";", "; ", "=", "[Isoform 2]: ", "]:", "[", "Binds", "heme b",
-    "A + B = C", "x", "FUNCTION: ", "-", "\x00"[:0],
-]
-
-
-def _python_clean(topics, texts):
-    saved = text_module._c_clean_comments
-    text_module._c_clean_comments = None
-    try:
-        return text_module.clean_comments(topics, texts)
-    finally:
-        text_module._c_clean_comments = saved
-
-
-def test_real_comments_are_cleaned_alike():
-    compared = 0
-    for t in _entry_texts():
-        fields = uniprot._c_fields(t, SKIPPED_TOPICS)
-        if fields is None:
-            continue
-        topics, texts = fields[9], fields[10]
-        got = text_module._c_clean_comments(topics, texts)
-        assert got == _python_clean(topics, texts)
-        compared += len(texts)
-    assert compared > 50
-
-
-def test_generated_comments_are_cleaned_alike():
-    rnd = random.Random(7)
-    for _ in range(20000):
-        k = rnd.randint(1, 4)
-        topics = [rnd.choice(("CATALYTIC ACTIVITY", "COFACTOR", "FUNCTION", "DISEASE")) for _ in range(k)]
-        texts = ["".join(rnd.choice(PIECES) for _ in range(rnd.randint(0, 12))) for _ in range(k)]
-        got = text_module._c_clean_comments(topics, texts)
-        assert got == _python_clean(topics, texts), (topics, texts)
-
-
-def test_cleaning_leaves_non_ascii_and_other_types_to_python():
-    assert text_module._c_clean_comments(["FUNCTION"], ["Binds Ca(2+) — strongly."]) is None
-    assert text_module._c_clean_comments(("FUNCTION",), ("x",)) is None
-    assert text_module.clean_comments(["FUNCTION"], ["Binds α-actin (PubMed:1)."]) == ["Binds α-actin."]
-
-
-@pytest.mark.parametrize(("topic", "text"), [
-    ("CATALYTIC ACTIVITY", "Reaction=; Reaction=A = B; EC=; EC=1.1.1.1; Evidence={ECO:1};"),
-    ("CATALYTIC ACTIVITY", "[Isoform 2]:  Reaction=A;B = C; Xref=Rhea:1; PhysiologicalDirection=left-to-right;"),
-    ("CATALYTIC ACTIVITY", "Reaction=Xref=; EC=2"),
-    ("COFACTOR", "[Isoform 2]: Name=heme; Xref=x; Name=Fe; Note=Binds 1 {ECO:1};;"),
-    ("COFACTOR", "Name=; Note=Only a note."),
-    ("COFACTOR", "Note=Name=x"),
-])
-def test_structured_comments_are_cleaned_alike(topic, text):
-    assert text_module._c_clean_comments([topic], [text]) == _python_clean([topic], [text])
 
 
 def _both_cuts(path, monkeypatch) -> tuple[list, list]:
@@ -312,30 +248,3 @@ def test_entries_of_the_compiled_reader_are_whole_records():
         assert fast == built and pickle.loads(pickle.dumps(fast)) == built and fast.source == "f:1"
         with pytest.raises(dataclasses.FrozenInstanceError):
             fast.entry_name = "x"
-
-
-def test_grouped_comments_same_with_and_without_the_compiled_grouping(monkeypatch):
-    """_comments groups the cleaned texts by topic (topics in first-seen order, empty texts
-    dropped) in C where built: the same dicts as the Python loop, on generated topic lists."""
-    if uniprot._c_group_texts is None:
-        pytest.skip("the compiled reader is not built")
-    rng = random.Random(12)
-    topics_pool = ["FUNCTION", "SUBUNIT", "PTM", "DISEASE", "CATALYTIC ACTIVITY"]
-    cases = [([], [])]
-    for _ in range(2000):
-        n = rng.randint(0, 8)
-        topics = [rng.choice(topics_pool) for _ in range(n)]
-        cases.append((topics, [rng.choice(["", "Binds DNA.", "x"]) for _ in range(n)]))
-    compiled = [uniprot._c_group_texts(t, x) for t, x in cases]
-    for (topics, texts), got in zip(cases, compiled):
-        want: dict = {}
-        for topic, text in zip(topics, texts):
-            if text:
-                want.setdefault(topic, []).append(text)
-        want = {k: tuple(v) for k, v in want.items()}
-        assert got == want and list(got) == list(want) and all(type(v) is tuple for v in got.values())
-    assert uniprot._c_group_texts(["FUNCTION"], [None]) is None  # not a str: Python groups
-    texts = _entry_texts()  # whole entries read with the C grouping and without
-    grouped = [_compiled(t) for t in texts]
-    monkeypatch.setattr(uniprot, "_c_group_texts", None)
-    assert grouped == [_compiled(t) for t in texts] and sum(g is not None for g in grouped) >= 10

@@ -260,71 +260,9 @@ def test_clean_text_fast_path_equals_the_full_rule():
         assert sp.clean_text(t) == full(t), repr(t)
 
 
-def test_compiled_section_texts_equal_the_python_ones(monkeypatch):
-    """The C twin of section_texts keeps texts that clean_text would return unchanged and declines
-    the rest (Python cleans them): equal results on every real entry and on generated comments
-    with every kind of space, control character, "Note=", empty and non-ASCII text."""
-    import random
-
-    if sp._c_section_texts is None:
-        if os.environ.get("PROTEINLM_REQUIRE_C") == "1":
-            raise AssertionError("the C extension is not built")
-        pytest.skip("the C extension is not built")
-    entries = list(EXAMPLES.values())
-    real, _ = real_entries()
-    entries += [e for _, e in real or []]
-    rng = random.Random(3)
-    parts = ["a", "Binds DNA.", " ", "  ", "\n", "\t", "\x7f", "\x1f", "~", "Note=", "xNote=", "N", "é", "\xa0", ""]
-    words = ["Binds", "DNA.", "(By", "x", "Note", "N=", "NNote", "~", "e"]
-
-    def text() -> str:  # clean sentences half of the time, else any mix of the parts
-        if rng.random() < 0.5:
-            return " ".join(rng.choice(words) for _ in range(rng.randint(0, 6)))
-        return "".join(rng.choice(parts) for _ in range(rng.randint(0, 5)))
-
-    for _ in range(3000):
-        comments = {
-            topic: tuple(text() for _ in range(rng.randint(0, 3)))
-            for topic in rng.sample(SECTIONS + ("SIMILARITY", "COFACTOR"), rng.randint(0, 4))
-        }
-        entries.append(dataclasses.replace(P53, comments=comments))
-    direct = [sp._c_section_texts(e.comments, SECTIONS) for e in entries]
-    assert sum(d is None for d in direct) > 500 and sum(bool(d) for d in direct) > 500  # both ways ran
-    compiled = [sp.section_texts(e) for e in entries]
-    monkeypatch.setattr(sp, "_c_section_texts", None)
-    python = [sp.section_texts(e) for e in entries]
-    assert compiled == python
-    assert [list(c) for c in compiled] == [list(p) for p in python]  # topics in the same order
-
-
-def test_compiled_section_texts_keep_exactly_the_texts_clean_text_keeps():
-    """The C twin's check, 8 bytes at a time and then byte by byte, accepts a text exactly when
-    clean_text's fast path returns it unchanged: every ASCII character, a double space and "Note="
-    at every offset of texts 1 to 29 characters long."""
-    if sp._c_section_texts is None:
-        pytest.skip("the C extension is not built")
-
-    def fast(t: str) -> bool:
-        return t.isprintable() and "  " not in t and t[:1] != " " and t[-1:] != " " and "Note=" not in t
-
-    base = "Binds DNA at the N-terminal domain of (x), see also Notes here." * 2
-    for length in range(1, 30):
-        b = base[:length]
-        for at in range(length):
-            texts = [b[:at] + chr(code) + b[at + 1 :] for code in range(128)]
-            texts += [b[:at] + "  " + b[at + 2 :], (b[:at] + "Note=" + b[at:])[: length + 5], b[:at] + "Note" + b[at:]]
-            for t in texts:
-                assert (sp._c_section_texts({"FUNCTION": (t,)}, SECTIONS) is not None) == fast(t), repr(t)
-
-
-@pytest.mark.parametrize("compiled", [True, False])
-def test_seq_to_text_every_tag_and_separator_combination(compiled, monkeypatch):
+def test_seq_to_text_every_tag_and_separator_combination():
     from proteinlm.dataset import seqtext
 
-    if not compiled:
-        monkeypatch.setattr(seqtext, "_c_seq_text", None)
-    elif seqtext._c_seq_text is None and os.environ.get("PROTEINLM_REQUIRE_C") != "1":
-        pytest.skip("the C extension is not built")
     for seq in ("", "M", "MK", "MKTA", "MKTAé"):
         for open_tag in ("", "<seq>", "<蛋白>"):
             for close_tag in ("", "</seq>"):

@@ -1,7 +1,6 @@
 """The per-word cached counter against the `tokenizers` library itself, on real text."""
 
 import importlib.util
-import os
 import subprocess
 import sys
 
@@ -42,24 +41,11 @@ def _real_texts() -> list[str]:
     return texts
 
 
-def _compiled_counter_or_skip(compiled: bool, monkeypatch):
+def test_counts_equal_the_tokenizer_cold_and_warm():
     from proteinlm.dataset.steps import token_cache
-
-    if not compiled:
-        monkeypatch.setattr(token_cache, "_c", None)
-    elif token_cache._c is None:
-        if os.environ.get("PROTEINLM_REQUIRE_C") == "1":  # CI: the extension must have been built
-            raise AssertionError("the compiled word counter is not built")
-        pytest.skip("the compiled word counter is not built")
-    return token_cache
-
-
-@pytest.mark.parametrize("compiled", [True, False])
-def test_counts_equal_the_tokenizer_cold_and_warm(compiled, monkeypatch):
     from proteinlm.dataset.steps.token_cache import supports_word_cache
     from proteinlm.dataset.steps.tokens import TokenCounter
 
-    token_cache = _compiled_counter_or_skip(compiled, monkeypatch)
     tok = TokenCounter("smollm2").tokenizer
     assert supports_word_cache(tok)
     texts = _real_texts()
@@ -68,23 +54,19 @@ def test_counts_equal_the_tokenizer_cold_and_warm(compiled, monkeypatch):
     counter = token_cache.WordCacheCounter(tok)
     assert counter.counts(texts) == expected  # cold: every piece encoded once
     assert counter.counts(texts) == expected  # warm: every piece from the cache
-    # every way of counting ran on a real amount of text: word by word (texts with plain spacing;
-    # in C for ASCII ones where it is built) and regex piece by piece (the rest: tabs, double
-    # spaces, Unicode spaces, ...)
-    by_word = token_cache._c.words_len(counter._c_table) if compiled else 0
-    assert by_word + len(counter.spaced_cache) > 1000 and len(counter.cache) > 100 and sum(expected) > 50_000
-    assert (by_word > 1000) == compiled
+    # every way of counting ran on a real amount of text: word by word (texts with plain spacing)
+    # and regex piece by piece (the rest: tabs, double spaces, Unicode spaces, ...)
+    assert len(counter.spaced_cache) > 1000 and len(counter.cache) > 100 and sum(expected) > 50_000
 
 
-@pytest.mark.parametrize("compiled", [True, False])
-def test_counts_of_generated_texts_equal_the_tokenizer(compiled, monkeypatch):
+def test_counts_of_generated_texts_equal_the_tokenizer():
     """Texts made to hit the word-by-word rules: runs of 1 to 6 newlines, a leading space, double
     spaces, spaces next to line breaks, tabs, "<" (where added tokens start), non-ASCII words."""
     import random
 
+    from proteinlm.dataset.steps import token_cache
     from proteinlm.dataset.steps.tokens import TokenCounter
 
-    token_cache = _compiled_counter_or_skip(compiled, monkeypatch)
     tok = TokenCounter("smollm2").tokenizer
     rng = random.Random(11)
     words = ["Binds", "DNA.", "(PubMed)", "Homodimer;", "x", "12", "it's", "<seq>", "<|im_end|>", "蛋白", "a-b",
@@ -99,8 +81,6 @@ def test_counts_of_generated_texts_equal_the_tokenizer(compiled, monkeypatch):
     counter = token_cache.WordCacheCounter(tok)
     assert counter.counts(texts) == expected
     assert counter.counts(texts) == expected
-    if compiled:
-        assert token_cache._c.words_len(counter._c_table) > 15  # the ASCII word forms
     ids = [e.ids for e in tok.encode_batch(texts, add_special_tokens=False)]
     assert counter.ids(texts) == ids and counter.ids(texts) == ids  # what packing writes, cold and warm
 
@@ -181,48 +161,6 @@ def test_new_words_counted_from_their_pieces_and_digit_runs():
     assert other._word_counts(words) == [3, 3, 2, 2]
 
 
-def test_compiled_counter_folds_digits_only_where_counts_cannot_change(monkeypatch):
-    """Where every digit is a token of its own, the C table holds word forms with their digits
-    written as "0", so accessions and numbers that differ only in digits are one form; counts still
-    equal the tokenizer's for digits next to letters, signs and each other, and for forms longer
-    than the folding buffer."""
-    import random
-
-    from proteinlm.dataset.steps.tokens import TokenCounter
-
-    token_cache = _compiled_counter_or_skip(True, monkeypatch)
-    tok = TokenCounter("smollm2").tokenizer
-    rng = random.Random(5)
-
-    def word() -> str:
-        shape = rng.choice(["A9A9A9", "P9999_HUMAN", "(Q9Y9K9).", "99.9", "9,999", "EC=9.9.9.99", "H(9)O", "9'-O",
-                            "9st", "x9" * 40, "9" * 70, "pH9.9;", "[9-9]", "99%", "Ca(9+)"])  # fmt: skip
-        return "".join(rng.choice("0123456789") if c == "9" else c for c in shape)
-
-    texts = [" ".join(word() for _ in range(rng.randint(1, 8))) + rng.choice(["", "\n\nBinds 12 ions."])
-             for _ in range(2000)]  # fmt: skip
-    expected = [len(e.ids) for e in tok.encode_batch(texts, add_special_tokens=False)]
-    counter = token_cache.WordCacheCounter(tok)
-    assert counter._digits_single()
-    assert counter.counts(texts) == expected and counter.counts(texts) == expected
-    distinct = {w for t in texts for line in t.split("\n") for w in line.split(" ")}
-    long = {w for w in distinct if len(w) >= 64}  # held as they are, bare and after a space
-    # the other words (> 3,000 distinct) fold into a form per shape and place (bare or after a space)
-    assert len(distinct - long) > 3000 and token_cache._c.words_len(counter._c_table) < 2 * len(long) + 100
-    # a vocabulary where digits merge: no folding, and the counts are still the tokenizer's
-    from tokenizers import Tokenizer, models, pre_tokenizers
-
-    alphabet = {c: i for i, c in enumerate("0123456789\u0120PQ")}
-    merged = Tokenizer(models.BPE(vocab=dict(alphabet, **{"12": len(alphabet)}), merges=[("1", "2")]))
-    merged.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    other = token_cache.WordCacheCounter(merged)
-    if other._c_table is not None:
-        texts = ["P12 Q34", "P21 Q12", "P11 Q22 12"]
-        assert not other._digits_single()
-        want = [len(e.ids) for e in merged.encode_batch(texts, add_special_tokens=False)]
-        assert other.counts(texts) == want == [6, 6, 9]  # "12" is one token
-
-
 def test_count_joined_equals_counting_the_joined_texts():
     """count_joined sums its parts' counts (each distinct part counted once, a memo shared between
     calls) where that is exact, and counts a row whole where a part has an invisible end (space,
@@ -288,20 +226,3 @@ def test_seq_text_count_equals_counting_the_text():
         assert counter.seq_text_count("MKTa") is None and counter.seq_text_count("") is None
     assert fast_layouts == 2
     assert TokenCounter("none").seq_text_count("MKT") is None
-
-
-def test_upper_letters_is_the_python_test_for_every_character():
-    from proteinlm.dataset.steps import tokens
-
-    compiled = tokens._upper_letters
-    if compiled is tokens._upper_letters_py and os.environ.get("PROTEINLM_REQUIRE_C") == "1":
-        raise AssertionError("the compiled check is not built")
-    for code in range(0x250):
-        for text in (chr(code), "MK" + chr(code), chr(code) + "MK"):
-            assert compiled(text) == tokens._upper_letters_py(text), repr(text)
-    assert compiled("") is False and compiled("MKTAYIAKQR") is True
-    letters = "ACDEFGHIKLMNPQRSTVWYXBZUOJ" * 2  # > 8 bytes: the 8-bytes-at-a-time path and the tail
-    for code in range(0x80):
-        for at in range(len(letters)):
-            text = letters[:at] + chr(code) + letters[at + 1 :]
-            assert compiled(text) == tokens._upper_letters_py(text), (code, at)

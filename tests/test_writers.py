@@ -36,153 +36,85 @@ def test_parquet_columns_of_rows_with_any_keys():
         assert all(type(v) is list for v in got.values())
 
 
-def _rows_module():
-    import os
-
-    import pytest
-
-    try:
-        from proteinlm.dataset import _rows
-    except ImportError:
-        if os.environ.get("PROTEINLM_REQUIRE_C") == "1":  # CI: the extension must have been built
-            raise
-        pytest.skip("the C row writer is not built (no compiler at install)")
-    return _rows
-
-
-def _python_layouts(rows, exports):
+def _json_dumps_layouts(rows, exports):
+    """What encoded_rows must write, from json.dumps alone: the lines and the alpaca/chat parts."""
     import json
 
-    from proteinlm.dataset.steps.sft_exports import export_parts
-    from proteinlm.dataset.steps.writers import json_lines
+    def dumps(x):
+        return json.dumps(x, ensure_ascii=False).encode("utf-8")
 
-    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+    lines = b"".join(dumps(r) + b"\n" for r in rows)
     if not exports:
         return lines, b"", b""
-    encoded: list[dict] = []
-    assert json_lines(rows, repeated=("input",), keep=encoded).encode("utf-8") == lines
-    return (lines, *export_parts(rows, encoded))
+    alpaca = b",\n".join(dumps({k: r[k] for k in ("instruction", "input", "output")}) for r in rows)
+    chat = b"".join(
+        dumps({"id": r["id"], "messages": [{"role": "user", "content": f"{r['instruction']}\n{r['input']}".strip()},
+                                           {"role": "assistant", "content": r["output"]}]}) + b"\n"
+        for r in rows
+    )  # fmt: skip
+    return lines, alpaca, chat
 
 
-def test_compiled_row_writer_equals_json_dumps_and_the_python_exports():
-    """encode_rows writes what json.dumps and export_parts write, or declines (None): checked on
+def test_encoded_rows_equal_json_dumps():
+    """encoded_rows (orjson for the values, json's separators) writes what json.dumps writes, on
     generated rows with every kind of character JSON escapes, non-ASCII text and value types."""
     import random
 
-    encode_rows = _rows_module().encode_rows
+    from proteinlm.dataset.steps.sft_exports import encoded_rows
+
     rng = random.Random(5)
     pieces = ["a", "Homodimer.", " ", "\n", "\t", '"', "\\", "\x00", "\x1f", "\x7f", "é", "蛋白质", "\U0001f600",
-              "<seq> M K </seq>", "\u2028", "/", "%s", "\r\b\f"]  # fmt: skip
+              "<seq> M K </seq>", "\u2028", "/", "%s", "%b", "\r\b\f"]  # fmt: skip
 
     def text(k: int) -> str:
         return "".join(rng.choice(pieces) for _ in range(rng.randint(0, k)))
 
-    taken = declined = 0
     for _ in range(3000):
-        n = rng.randint(0, 4)
         exports = rng.random() < 0.6
         rows = []
-        for _ in range(n):
-            row = {"id": text(3) if rng.random() < 0.9 else rng.choice([None, 7, True])}
+        for _ in range(rng.randint(0, 4)):
+            row = {"id": text(3) if rng.random() < 0.9 else rng.choice([None, 7, True, 2**70])}
             row |= {"task": "function", "instruction": text(4), "input": text(6), "output": text(6)}
             if rng.random() < 0.3:
-                row["ec"] = rng.choice([None, "3.1.1.34", 12, False, -3])
-            if rng.random() < 0.02:
-                row["score"] = 0.5  # a float: declined
+                row["ec"] = rng.choice([None, "3.1.1.34", 12, False, -3, 0.1, 1e16, ["a", 1], {"k": "v"}])
+            if rng.random() < 0.05:
+                row["%s key"] = "x"
             rows.append(row)
-        got = encode_rows(rows, exports)
-        if got is None:
-            declined += 1
-            continue
-        taken += 1
-        assert got == _python_layouts(rows, exports), rows
-    assert taken > 1500 and declined > 100
+        assert encoded_rows(rows, exports) == _json_dumps_layouts(rows, exports), rows
 
 
-def test_compiled_row_writer_with_long_texts_shared_between_rows():
-    """Long texts that rows share (an entry's sequence in each of its tasks) are scanned once per
-    call and copied after: the same output, whether a text is clean or needs escapes, when texts
-    of equal length differ, and in calls that follow each other (the memory of a text may hold
-    another one by then)."""
-    import random
-
-    encode_rows = _rows_module().encode_rows
-    rng = random.Random(9)
-    alphabet = ["M", "K", " ", "<seq>", "é", '"', "\n", "\\", "x" * 40]
-    for _ in range(300):
-        pool = ["".join(rng.choice(alphabet) for _ in range(rng.randint(10, 60))) for _ in range(rng.randint(1, 6))]
-        pool += ["M" * 70, "M" * 69 + "K", "M" * 69 + '"']  # equal lengths, one needing an escape
-        rows = [
-            {"id": f"t-{i}", "task": "function", "instruction": rng.choice(pool).strip() or "Describe.",
-             "input": rng.choice(pool).strip() or "<seq> M </seq>", "output": rng.choice(pool)}
-            for i in range(rng.randint(1, 12))
-        ]  # fmt: skip
-        got = encode_rows(rows, True)
-        if got is not None:
-            assert got == _python_layouts(rows, True), rows
-
-
-def test_compiled_row_writer_declines_what_it_cannot_write_alike():
-    encode_rows = _rows_module().encode_rows
-    row = {"id": "a", "instruction": "Describe.", "input": "<seq> M </seq>", "output": "Binds."}
-    assert encode_rows([row], True) == _python_layouts([row], True)
-    assert encode_rows([dict(row, instruction=" Describe.")], True) is None  # strip() would change the turn
-    assert encode_rows([dict(row, input="<seq> M </seq>\n")], True) is None
-    assert encode_rows([dict(row, input="")], True) is None
-    assert encode_rows([dict(row, output="\ud800")], False) is None  # a lone surrogate has no UTF-8 form
-    assert encode_rows([{1: "x"}], False) is None and encode_rows([{"a": 1.5}], False) is None
-    assert encode_rows([dict(row, input=" x")], False) == _python_layouts([dict(row, input=" x")], False)
-    assert encode_rows([], True) == (b"", b"", b"")
-
-
-def test_encoded_rows_same_with_and_without_the_compiled_writer(monkeypatch):
-    from proteinlm.dataset.steps import sft_exports
-
-    rows = [{"id": f"t-{i}", "task": "t", "instruction": "Say é.", "input": "<seq> M </seq>", "output": f'"{i}"\n',
-             "accession": None} for i in range(5)]  # fmt: skip
-    rows.append(dict(rows[0], instruction=" x "))  # the chat turn is stripped: the Python writers
-    for exports in (False, True):
-        fast = sft_exports.encoded_rows(rows, exports)
-        monkeypatch.setattr(sft_exports, "_c_encode_rows", None)
-        assert sft_exports.encoded_rows(rows, exports) == fast == _python_layouts(rows, exports)
-        monkeypatch.undo()
-
-
-def test_compiled_row_writer_escapes_every_character_at_every_offset():
-    """The writer skips clean text 8 bytes at a time: each ASCII character (and a non-ASCII one)
-    at each offset of a word, alone and between others, is written as json.dumps writes it."""
+def test_json_values_escape_every_character_as_json_does():
+    """orjson's string escapes are json's (ensure_ascii=False) for every character but lone
+    surrogates, which neither can write as UTF-8."""
     import json
 
-    encode_rows = _rows_module().encode_rows
-    for c in [chr(i) for i in range(0x80)] + ["é", "\u4e00"]:
-        for offset in range(17):
-            for text in ("a" * offset + c + "a" * 9, "a" * offset + c, c * (offset + 1)):
-                want = (json.dumps({"t": text}, ensure_ascii=False) + "\n").encode("utf-8")
-                assert encode_rows([{"t": text}], False)[0] == want, repr(text)
+    import pytest
+
+    from proteinlm.dataset.steps.writers import json_lines, json_value
+
+    for code in list(range(0xD800)) + list(range(0xE000, 0x110000, 7)):
+        text = "a" + chr(code) + "b"
+        assert json_value(text) == json.dumps(text, ensure_ascii=False).encode("utf-8"), hex(code)
+    with pytest.raises(TypeError):  # orjson.JSONEncodeError; json's text of it has no UTF-8 form either
+        json_lines([{"t": "\ud800"}])
+    assert json_lines([]) == b""
 
 
-def test_string_arrays_same_with_and_without_the_compiled_column(monkeypatch):
+def test_string_arrays_equal_pyarrow_of_the_list():
     import random
 
     import pyarrow as pa
 
     from proteinlm.dataset.steps import writers
 
-    _rows_module()
     rng = random.Random(2)
     pieces = ["a", "", "蛋白质", "é", "\U0001f600", "<seq> M K </seq>", "\n"]
     columns = [["".join(rng.choice(pieces) for _ in range(rng.randint(0, 5))) for _ in range(rng.randint(0, 30))]
                for _ in range(300)]  # fmt: skip
-    columns += [["a", None], ["a", 3], []]
     for values in columns:
-        fast = writers._string_array(values)
-        monkeypatch.setattr(writers, "_c_string_column", None)
-        slow = writers._string_array(values)
-        monkeypatch.undo()
-        if slow is None:
-            assert fast is None
-            continue
-        assert fast.equals(slow) and fast.to_pylist() == values == pa.array(values, pa.string()).to_pylist()
+        made = writers._string_array(values)
+        assert made.equals(pa.array(values, pa.string())) and made.to_pylist() == values
+    assert writers._string_array(["a", None]) is None and writers._string_array(["a", 3]) is None
 
 
 def test_file_info_hashes_as_the_libraries_do(tmp_path):

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from proteinlm.compiled import ROWS, compiled
-
-# the C twin of seq_to_text (dataset/_rows.c; ~8x faster on ASCII)
-_c_seq_text = compiled("seq_text", ROWS)
-
 
 def seq_to_text(seq: str, open_tag: str = "<seq>", close_tag: str = "</seq>", sep: str = " ") -> str:
     """`seq_to_text("MKT") == "<seq> M K T </seq>"`: one `sep` between residues and around tags.
@@ -14,8 +9,6 @@ def seq_to_text(seq: str, open_tag: str = "<seq>", close_tag: str = "</seq>", se
     The sequence is written as given (no case change, no filtering) so that text and record stay
     comparable residue for residue; an empty tag is left out rather than leaving a stray `sep`.
     """
-    if _c_seq_text is not None and (text := _c_seq_text(seq, open_tag, close_tag, sep)) is not None:
-        return text
     body = sep.join(seq)  # str.join iterates the residues: no list of them is made
     if open_tag:
         body = open_tag + sep + body if body else open_tag

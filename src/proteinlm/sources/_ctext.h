@@ -1,4 +1,4 @@
-/* Helpers shared by the compiled readers (_flatfile.c, _textclean.c): ASCII character classes
+/* Helpers shared by the compiled readers (_flatfile.c, _pieces.c): ASCII character classes
  * as Python's str methods and regexes see them, bounded find/rfind, a growable byte buffer. */
 #ifndef PROTEINLM_CTEXT_H
 #define PROTEINLM_CTEXT_H
@@ -214,10 +214,6 @@ static inline int replace(const char *s, ssz n, const char *old, const char *new
     return put(out, s + last, n - last);
 }
 
-/* text.clean_comments(topics, texts) for ASCII texts, else None (_textclean.c) */
-PyObject *clean_comments_c(PyObject *self, PyObject *args);
-/* uniprot._comments' grouping of cleaned texts by topic (_textclean.c) */
-PyObject *group_texts_c(PyObject *self, PyObject *args);
 PyObject *cut_pieces_c(PyObject *self, PyObject *args); /* _pieces.c */
 
 #endif

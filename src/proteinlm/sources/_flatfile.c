@@ -637,10 +637,6 @@ static PyMethodDef methods[] = {
     {"entry_fields", entry_fields, METH_VARARGS,
      "entry_fields(text, skipped_topics[, end]) -> tuple of the fields of the entry text[:end], or None "
      "(let the Python parser read it)"},
-    {"clean_comments", clean_comments_c, METH_VARARGS,
-     "clean_comments(topics, texts) -> the cleaned texts as text.clean_comments gives them, or None (not ASCII)"},
-    {"group_texts", group_texts_c, METH_VARARGS,
-     "group_texts(topics, texts) -> {topic: (non-empty texts...)} in first-seen order, or None (not all str)"},
     {"cut_pieces", cut_pieces_c, METH_VARARGS,
      "cut_pieces(data, line) -> (pieces, consumed, line): flat_pieces' cutting loop on bytes, see _pieces.c"},
     {NULL, NULL, 0, NULL},

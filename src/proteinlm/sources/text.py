@@ -29,10 +29,7 @@ from typing import BinaryIO, Callable, Iterator, TextIO
 
 from isal import igzip, isal_zlib
 
-from proteinlm.compiled import compiled
 from proteinlm.errors import RecordError, SourceError
-
-_c_clean_comments = compiled("clean_comments")  # the compiled twin of clean_comments (_textclean.c)
 
 OnError = Callable[[RecordError], None]
 
@@ -268,10 +265,7 @@ def clean_comment(topic: str, text: str) -> str:
 
 
 def clean_comments(topics: list[str], texts: list[str]) -> list[str]:
-    """`clean_comment` over the comments of one entry, with one regex pass for all of them (in C
-    where the extension is built and the texts are ASCII: the same steps, ~3x faster)."""
-    if _c_clean_comments is not None and (out := _c_clean_comments(topics, texts)) is not None:
-        return out
+    """`clean_comment` over the comments of one entry, with one regex pass for all of them."""
     joined = _SEP.join([_structured(t, x) for t, x in zip(topics, texts)])
     return [x.strip() for x in _clean(joined).split(_SEP)]
 

@@ -256,7 +256,6 @@ def _entry_of(fields: tuple, where: str) -> ProteinEntry:
 
 
 _new_object = object.__new__
-_c_group_texts = compiled("group_texts")  # the C twin of _comments' grouping (_textclean.c), or None
 
 
 def _parse_de(lines: list[str]) -> tuple[str | None, list[str], list[str]]:
@@ -351,8 +350,6 @@ def _cc_topics(region: str) -> tuple[list[str], list[str]]:
 def _comments(topics: list[str], texts: list[str]) -> dict[str, tuple[str, ...]]:
     """{topic: cleaned non-empty texts}, topics in file order."""
     cleaned = clean_comments(topics, texts)
-    if _c_group_texts is not None and (grouped := _c_group_texts(topics, cleaned)) is not None:
-        return grouped
     comments: dict[str, list[str]] = {}
     for topic, text in zip(topics, cleaned):
         if text:

@@ -18,8 +18,9 @@ import shutil
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from proteinlm.compiled import ROWS, compiled
-from proteinlm.dataset.steps.writers import json_lines, json_str, read_jsonl_gz
+import orjson
+
+from proteinlm.dataset.steps.writers import json_lines, read_jsonl_gz
 
 _OPEN, _CLOSE = "[", "\n]\n"  # the alpaca array: "[", rows after "\n" / ",\n", then "\n]\n"
 
@@ -32,34 +33,28 @@ def export_parts(rows: Sequence[dict], encoded: Sequence[dict]) -> tuple[bytes, 
     alpaca, chat = [], []
     for r, e in zip(rows, encoded):
         enc_ins, enc_input, enc_out = e["instruction"], e["input"], e["output"]
-        alpaca.append(f'{{"instruction": {enc_ins}, "input": {enc_input}, "output": {enc_out}}}')
+        alpaca.append(b'{"instruction": %b, "input": %b, "output": %b}' % (enc_ins, enc_input, enc_out))
         instruction, inp = r["instruction"], r["input"]
         user = f"{instruction}\n{inp}"
-        if user.strip() == user:  # json_str(a + b) is json_str(a) and json_str(b) joined at the quotes
-            enc_user = enc_ins[:-1] + "\\n" + enc_input[1:]
+        if user.strip() == user:  # dumps(a + b) is dumps(a) and dumps(b) joined at the quotes
+            enc_user = enc_ins[:-1] + b"\\n" + enc_input[1:]
         else:
-            enc_user = json_str(user.strip())
+            enc_user = orjson.dumps(user.strip())
         chat.append(
-            f'{{"id": {e["id"]}, "messages": [{{"role": "user", "content": {enc_user}}}, '
-            f'{{"role": "assistant", "content": {enc_out}}}]}}\n'
+            b'{"id": %b, "messages": [{"role": "user", "content": %b}, '
+            b'{"role": "assistant", "content": %b}]}\n' % (e["id"], enc_user, enc_out)
         )
-    return ",\n".join(alpaca).encode("utf-8"), "".join(chat).encode("utf-8")
-
-
-_c_encode_rows = compiled("encode_rows", ROWS)  # the C twin of encoded_rows (dataset/_rows.c)
+    return b",\n".join(alpaca), b"".join(chat)
 
 
 def encoded_rows(rows: list[dict], exports: bool) -> tuple[bytes, bytes, bytes]:
     """(JSON lines, alpaca part, chat part) of rows as UTF-8: `json_lines(rows)` and, for SFT
-    rows when `exports`, `export_parts` (else b"", b""). In C where the extension is built: one
-    pass writes the bytes, ~5x faster than encoding the strings, joining and encoding to UTF-8."""
-    if _c_encode_rows is not None and (done := _c_encode_rows(rows, exports)) is not None:
-        return done
+    rows when `exports`, `export_parts` (else b"", b"")."""
     if not exports:
-        return json_lines(rows).encode("utf-8"), b"", b""
+        return json_lines(rows), b"", b""
     encoded: list[dict] = []
-    lines = json_lines(rows, repeated=("input",), keep=encoded)
-    return (lines.encode("utf-8"), *export_parts(rows, encoded))
+    lines = json_lines(rows, keep=encoded)
+    return (lines, *export_parts(rows, encoded))
 
 
 class ExportParts:

@@ -7,9 +7,6 @@ the same words all the time, and a dictionary lookup is far cheaper than BPE. Me
 PMC and Swiss-Prot text: ~4-5× the `tokenizers` library once the cache is warm
 (`benchmarks/bench_tokenize.py`); `tests/test_token_cache.py` checks equality with it on real data.
 
-Plain ASCII texts are counted word by word in C where the extension is built (`_wordcount.c`: a
-table of word forms, no str object per word); the rest as below.
-
 Used only where it is provably the same computation: no normalizer, a plain ByteLevel
 pre-tokenizer with the GPT-2 regex. Texts holding an added token (`<|im_end|>` ...) or control
 characters (where regex engines may disagree on `\\s`) go to the real tokenizer.
@@ -19,8 +16,6 @@ from __future__ import annotations
 
 import re
 from typing import Sequence
-
-from proteinlm.compiled import ROWS, compiled_module
 
 # The GPT-2 pre-tokenization pattern, as `tokenizers`' ByteLevel(use_regex=True) applies it.
 GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
@@ -40,9 +35,6 @@ def _not_plain(text: str) -> bool:
         or _ODD_SPACE(text) is not None
     )
 
-
-# the compiled word counter (dataset/_rows: _wordcount.c), or None
-_c = compiled_module(ROWS)
 
 # A regex piece that is a run of ASCII digits, with the space the regex may put before it.
 _DIGIT_RUN = re.compile(r" ?[0-9]+").fullmatch
@@ -97,11 +89,6 @@ class WordCacheCounter:
         self.newline_counts: dict[int, int] = {}
         self.id_cache: dict[str, list[int]] = {}
         self._digits: bool | None = None  # see _digits_single
-        self._newline_runs: tuple[int, ...] | None = None
-        # the compiled word table (_wordcount.c): where it is built, and where a "<" in a text is
-        # the only place an added token can start (it then leaves such texts to the code below)
-        usable = _c is not None and (not self.added or self._added_all_lt)
-        self._c_table = _c.words_new() if usable else None
 
     def _needs_tokenizer(self, text: str) -> bool:
         if _UNSURE(text):
@@ -118,23 +105,15 @@ class WordCacheCounter:
         return out
 
     def counts(self, texts: Sequence[str]) -> list[int]:
-        table = self._c_table
-        held = len(self.cache) + len(self.word_cache) + len(self.spaced_cache) + (_c.words_len(table) if table else 0)
-        if held > MAX_ENTRIES:
+        if len(self.cache) + len(self.word_cache) + len(self.spaced_cache) > MAX_ENTRIES:
             self.cache.clear()
             self.word_cache.clear()
             self.spaced_cache.clear()
-            if table:
-                _c.words_clear(table)
         totals = [0] * len(texts)
-        todo: Sequence[int] = range(len(texts))
-        if table:  # plain ASCII texts, counted in C; the others below
-            todo = self._c_counts(table, texts, totals)
         direct: list[int] = []  # texts the real tokenizer counts whole
         pieces: list[int] = []  # texts counted piece by piece (GPT-2 regex)
         plain: list[int] = []  # texts counted word by word (see _plain_count)
-        for i in todo:
-            text = texts[i]
+        for i, text in enumerate(texts):
             if self._needs_tokenizer(text):
                 direct.append(i)
             elif _not_plain(text):
@@ -149,33 +128,6 @@ class WordCacheCounter:
             for i, c in zip(direct, self._encode([texts[i] for i in direct])):
                 totals[i] = c
         return totals
-
-    def _c_counts(self, table, texts: Sequence[str], totals: list[int]) -> list[int]:
-        """`_plain_count` of the plain ASCII texts by the compiled counter (_wordcount.c), whose
-        table of word forms gets the counts of new ones from `_word_counts`; returns the indices of
-        the texts it does not count."""
-        texts = list(texts)
-        newlines = self._newline_tuple()
-        lt_unsure, fold = bool(self.added), self._digits_single()  # fold: see words_count in _wordcount.c
-        found, missing = _c.words_count(table, texts, newlines, lt_unsure, fold)
-        if missing:
-            _c.words_add(table, missing, self._word_counts(missing))
-            again = [i for i, n in enumerate(found) if n is None]
-            for i, n in zip(again, _c.words_count(table, [texts[i] for i in again], newlines, lt_unsure, fold)[0]):
-                found[i] = n
-        rest = []
-        for i, n in enumerate(found):
-            if n is None:
-                rest.append(i)
-            else:
-                totals[i] = n
-        return rest
-
-    def _newline_tuple(self) -> tuple[int, ...]:
-        """Tokens of runs of 1..4 newlines between two words, for the compiled counter."""
-        if self._newline_runs is None:
-            self._newline_runs = tuple(self._newlines(k) for k in range(1, 5))
-        return self._newline_runs
 
     def _piece_counts(self, texts: Sequence[str], todo: list[int], totals: list[int]) -> None:
         cache, get = self.cache, self.cache.get

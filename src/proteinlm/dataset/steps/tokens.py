@@ -11,7 +11,6 @@ from itertools import chain, repeat
 from pathlib import Path
 from typing import Sequence
 
-from proteinlm.compiled import ROWS, compiled
 from proteinlm.errors import ProteinLMError
 
 
@@ -58,12 +57,11 @@ def convert_gguf_tokenizer(gguf: str | Path, target: str | Path) -> None:
     tmp.replace(target / "tokenizer.json")
 
 
-def _upper_letters_py(s: str) -> bool:
+def _upper_letters(s: str) -> bool:
+    """Whether every character is A-Z (and there is one)."""
     return s.isascii() and s.isalpha() and s.isupper()
 
 
-# whether every character is A-Z (and there is one): in C where built, one pass instead of three
-_upper_letters = compiled("upper_letters", ROWS) or _upper_letters_py
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # what a sequence body holds (the body pattern is [A-Z])
 _VISIBLE_ASCII = frozenset(map(chr, range(33, 127)))
 

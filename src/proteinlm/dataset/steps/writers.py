@@ -12,15 +12,14 @@ import hashlib
 import json
 import os
 from functools import lru_cache
-from json.encoder import encode_basestring
 from operator import itemgetter
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
+import orjson
 import xxhash
 from isal import igzip
 
-from proteinlm.compiled import ROWS, compiled
 from proteinlm.errors import ProteinLMError
 
 
@@ -47,45 +46,47 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-# The C string encoder behind json.dumps(..., ensure_ascii=False): '"' + escaped text + '"'.
-json_str = encode_basestring
+_dumps = orjson.dumps
+_INT64 = range(-(2**63), 2**64)  # the integers orjson writes (it refuses larger ones)
 
 
-def json_value(v) -> str:
-    """`json.dumps(v, ensure_ascii=False)`, with strings encoded straight by the C encoder."""
-    if type(v) is str:
-        return json_str(v)
-    return "null" if v is None else json.dumps(v, ensure_ascii=False)
+def json_value(v) -> bytes:
+    """`json.dumps(v, ensure_ascii=False)` as UTF-8. orjson writes str, int, bool and None as json
+    does (its string escapes are json's with ensure_ascii=False: tests/test_writers.py checks
+    every character); floats, lists and dicts go through json, for orjson writes floats in its
+    own shortest form and no space after "," and ":"."""
+    t = type(v)
+    if t is str or v is None or t is bool or (t is int and v in _INT64):
+        return _dumps(v)
+    return json.dumps(v, ensure_ascii=False).encode("utf-8")
 
 
-def json_lines(rows: Iterable[dict], repeated: Sequence[str] = (), keep: list | None = None) -> str:
-    """`json.dumps(row, ensure_ascii=False) + "\\n"` for every row, joined. Rows of the same keys
-    share one template; the values of the `repeated` keys (an entry's sequence, the input of each
-    of its SFT rows) are encoded once per distinct value. `keep`, when given, receives each row's
-    encoded values (key -> JSON text) for writing the same rows in another layout."""
-    templates: dict[tuple, str] = {}
-    memo: dict[str, str] = {}
-    out: list[str] = []
+_PLAIN = frozenset((str, bool, type(None)))  # the value types orjson writes as json does, whatever the value
+
+
+def json_lines(rows: Iterable[dict], keep: list | None = None) -> bytes:
+    """`json.dumps(row, ensure_ascii=False) + "\\n"` for every row, joined, as UTF-8: rows of the
+    same keys share one template (json's ", " and ": " around the values orjson encodes). `keep`,
+    when given, receives each row's encoded values (key -> JSON bytes) for writing the same rows
+    in another layout."""
+    templates: dict[tuple, bytes] = {}
+    out: list[bytes] = []
+    dumps, plain = _dumps, _PLAIN.issuperset
     for row in rows:
         keys = tuple(row)
         template = templates.get(keys)
         if template is None:
+            if not all(type(k) is str for k in keys):
+                raise TypeError(f"JSON row keys must be str: {keys!r}")
             template = templates[keys] = (
-                "{" + ", ".join(json_str(k).replace("%", "%%") + ": %s" for k in keys) + "}\n"
+                b"{" + b", ".join(dumps(k).replace(b"%", b"%%") + b": %b" for k in keys) + b"}\n"
             )
-        values = []
-        for k, v in row.items():
-            if k in repeated and type(v) is str:
-                e = memo.get(v)
-                if e is None:
-                    e = memo[v] = json_str(v)
-                values.append(e)
-            else:
-                values.append(json_str(v) if type(v) is str else json_value(v))
-        out.append(template % tuple(values))
+        values = row.values()
+        encoded = tuple(map(dumps, values)) if plain(map(type, values)) else tuple(map(json_value, values))
+        out.append(template % encoded)
         if keep is not None:
-            keep.append(dict(zip(keys, values)))
-    return "".join(out)
+            keep.append(dict(zip(keys, encoded)))
+    return b"".join(out)
 
 
 # ISA-L (python-isal, as cutadapt and xopen use) at level 2: on MEDLINE text ~5x faster than zlib's
@@ -99,7 +100,7 @@ def gzip_bytes(data: bytes) -> bytes:
 
 
 def write_jsonl_gz(path: Path, rows: list[dict]) -> None:
-    write_bytes_atomic(path, gzip_bytes(json_lines(rows).encode("utf-8")))
+    write_bytes_atomic(path, gzip_bytes(json_lines(rows)))
 
 
 class GzipShard:
@@ -131,12 +132,6 @@ def _string_array(values: list):
     import numpy as np
     import pyarrow as pa
 
-    if _c_string_column is not None:  # one copy in C (dataset/_rows.c)
-        made = _c_string_column(values)
-        if made is None:
-            return None
-        data, offsets = made
-        return pa.StringArray.from_buffers(len(values), pa.py_buffer(offsets), pa.py_buffer(data))
     if not all(type(v) is str for v in values):
         return None
     text = "".join(values)
@@ -148,9 +143,6 @@ def _string_array(values: list):
     if offsets[-1] >= 2**31:  # a string array holds 32-bit offsets
         return None
     return pa.StringArray.from_buffers(len(values), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data))
-
-
-_c_string_column = compiled("string_column", ROWS)  # the C twin of _string_array's buffers (dataset/_rows.c)
 
 
 def _columns(rows: list[dict]) -> dict[str, list]:

@@ -16,7 +16,6 @@ import re
 import struct
 from collections.abc import Callable, Sequence
 
-from proteinlm.compiled import ROWS, compiled
 from proteinlm.records import Document, ProteinEntry
 
 # The comment topics that become sections, in the order the document lists them; the rest
@@ -185,17 +184,12 @@ def topic_texts(entry: ProteinEntry, topic: str) -> tuple[str, ...]:
 def section_texts(entry: ProteinEntry) -> dict[str, tuple[str, ...]]:
     """`topic_texts` of every section topic the entry has: computed once, shared by the document
     and the SFT tasks of an entry."""
-    if _c_section_texts is not None and (out := _c_section_texts(entry.comments, SECTIONS)) is not None:
-        return out  # every text ASCII and clean already (what the parsers give), checked in one pass
     out = {}
     for topic in SECTIONS:
         if topic in entry.comments and (texts := topic_texts(entry, topic)):
             out[topic] = texts
     return out
 
-
-# the C twin of section_texts for texts that need no cleaning (dataset/_rows.c), or None
-_c_section_texts = compiled("section_texts", ROWS)
 
 _REACTION_FIELD = re.compile(r";\s*(?:Xref|EC|Evidence|PhysiologicalDirection)=")
 
