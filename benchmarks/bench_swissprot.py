@@ -126,7 +126,8 @@ def main() -> None:
         # parse_only and build_lean (no token counts, JSONL.gz only) are not targets: they show where
         # the whole build's time goes. With --rounds R every measurement runs R times, interleaved
         # (a slow spell of the machine hits all of them alike), and its median wall time counts.
-        # build_1_core_python: the same build without the C extension (PROTEINLM_PURE_PYTHON=1).
+        # build_1_core_python: the same build without the compiled flat-file reader, the one C
+        # extension left (PROTEINLM_PURE_PYTHON=1).
         modes = (("biopython_parse", "biopython", 1), ("parse_only", "parse", 1), ("build_lean", "lean", 1),
                  ("build_1_core", "build", 1), ("build_2_workers", "build", 2), ("build_1_core_python", "build", 1))
         runs: dict[str, list[dict]] = {label: [] for label, _, _ in modes}
@@ -153,7 +154,7 @@ def main() -> None:
     print(f"our parser alone / Biopython: {rows['parse_only']['entries_per_s'] / bio:.2f}x; build without token "
           f"counts and Parquet / Biopython: {rows['build_lean']['entries_per_s'] / bio:.2f}x")
     print(f"whole build / Biopython bare parse, one core: {ratio1:.2f}x; with 2 workers: {ratio2:.2f}x")
-    print(f"the C extension's share: one-core build with it / without it: "
+    print(f"the compiled flat-file reader's share: one-core build with it / without it: "
           f"{rows['build_1_core']['entries_per_s'] / rows['build_1_core_python']['entries_per_s']:.2f}x")
     rss_ok = all(max(rows[k]["rss_mb"], rows[k]["children_rss_mb"]) < 500 for k in ("build_1_core", "build_2_workers"))
     result = {"workload_mb": round(mb), "entries": n, "rounds": args.rounds, **{k: {kk: round(vv, 2) for kk, vv in v.items()} for k, v in rows.items()},
