@@ -55,7 +55,10 @@ def reanswer(cands: list[Candidate], validator: LLMCaller, context: Template, co
             counts.drop("llm_error")
             continue
         for mode, reply in zip(MODES, mine):
-            got = extract_answer(reply.text, len(cand.mcq.options), "number", OFFICIAL.abstain_number)
+            n = len(cand.mcq.options)
+            # "option 7" means unsure only where no option 7 exists (questions have up to 10 options)
+            abstain = OFFICIAL.abstain_number if n < OFFICIAL.abstain_number else None
+            got = extract_answer(reply.text, n, "number", abstain)
             # the choice is an index in the generator's option order; the writer maps it through
             # the shuffle, so provenance names options as bench.json numbers them
             cand.validator[mode] = {"choice": got.choice, "correct": got.choice == cand.mcq.answer,
