@@ -80,7 +80,7 @@ def test_datatrove_failed_task_resumes_without_redoing_finished_ones(tmp_path):
     build_literature(opts(tmp_path / "whole", inputs=inputs))
     o = opts(tmp_path / "o", inputs=inputs, workers=1)  # one worker: ranks run in order 0, 1, 2, 3
     spec = ExecutorSpec("datatrove-local", tasks=4)
-    events, context, docs, merge = make_executors(o, spec)
+    events, context, docs, *dedup = make_executors(o, spec)
     context.run()  # runs events first
     # the input of rank 2 (inputs[2::4] = [inputs[2]]) is cut short: that docs task fails
     good = inputs[2].read_bytes()
@@ -139,15 +139,19 @@ def test_slurm_chain_is_built_and_submitted_with_dependencies(tmp_path, monkeypa
     spec = ExecutorSpec.from_config(dict(SLURM, logging_dir=str(tmp_path / "logs")))
     chain = make_executors(o, spec)
     assert all(type(e) is SlurmPipelineExecutor for e in chain)
-    assert [type(e.pipeline[0]).__name__ for e in chain] == ["FileStage", "ContextStage", "FileStage", "MergeStage"]
-    assert [e.tasks for e in chain] == [8, 1, 8, 1] and [e.time for e in chain] == ["04:00:00", "24:00:00", "04:00:00", "24:00:00"]
+    assert [type(e.pipeline[-1]).__name__ for e in chain] == [
+        "FileStage", "ContextStage", "FileStage", "CleanStage", "ExactStage", "ShingleSignature", "MinhashDedupBuckets",
+        "FirstKeptCluster", "KeptWriter", "MergeDedupStage"]
+    # one task per MinHash band (9 × 13 rows, datasketch's choice for 0.8); the one-task stages get merge settings
+    assert [e.tasks for e in chain] == [8, 1, 8, 8, 8, 8, 9, 1, 8, 1]
+    assert [e.time for e in chain] == ["24:00:00" if e.tasks == 1 else "04:00:00" for e in chain]
     assert {e.partition for e in chain} == {"cpu"} and chain[1].mem_per_cpu_gb == 16 and chain[0].cpus_per_task == 2
     assert [e.depends for e in chain] == [None, *chain[:-1]]
     assert chain[2].logging_dir.path == str(tmp_path / "logs" / "docs-8tasks")
-    assert chain[3].job_name == "proteinlm-pubmed-merge" and chain[0].env_command.startswith("source")
+    assert chain[-1].job_name == "proteinlm-pubmed-merge" and chain[0].env_command.startswith("source")
     script = chain[2].get_launch_file_contents(chain[2].get_sbatch_args(8), "run")
     assert "#SBATCH --partition=cpu" in script and "#SBATCH --time=04:00:00" in script and "#SBATCH --array=0-7" in script
-    assert type(dill.loads(dill.dumps(chain[-1])).pipeline[0]).__name__ == "MergeStage"  # what the jobs unpickle
+    assert type(dill.loads(dill.dumps(chain[-1])).pipeline[0]).__name__ == "MergeDedupStage"  # what the jobs unpickle
     # run_build submits the chain (sbatch replaced here), each job after the previous one, and returns
     submitted = []
 
@@ -159,8 +163,8 @@ def test_slurm_chain_is_built_and_submitted_with_dependencies(tmp_path, monkeypa
     monkeypatch.setattr(dt_slurm, "launch_slurm_job", fake_sbatch)
     assert run_build(o, spec) is None
     jobs = [(name, [a for a in args if a.startswith("--dependency")]) for name, args in submitted]
-    assert [j[0] for j in jobs] == ["proteinlm-pubmed-events", "proteinlm-pubmed-context", "proteinlm-pubmed-docs",
-                                    "proteinlm-pubmed-merge"]
+    assert [j[0] for j in jobs] == [f"proteinlm-pubmed-{s}" for s in ("events", "context", "docs", "clean", "exact",
+                                                                      "signatures", "buckets", "clusters", "filter", "merge")]
     assert jobs[0][1] == [] and all(dep and dep[0].startswith("--dependency=afterok:") for _, dep in jobs[1:])
 
 
@@ -189,7 +193,7 @@ def test_executor_settings_are_checked(tmp_path, monkeypatch):
     from datatrove.executor import RayPipelineExecutor
 
     chain = make_executors(o, ExecutorSpec.from_config({"type": "ray", "tasks": 3, "cpus_per_task": 2, "mem_per_cpu_gb": 4}))
-    assert all(type(e) is RayPipelineExecutor for e in chain) and [e.tasks for e in chain] == [1, 3, 1]
+    assert all(type(e) is RayPipelineExecutor for e in chain) and [e.tasks for e in chain] == [1, 3, 3, 3, 3, 9, 1, 3, 1]
     assert {e.cpus_per_task for e in chain} == {2} and chain[2].depends is chain[1]
 
 

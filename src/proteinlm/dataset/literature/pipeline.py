@@ -37,9 +37,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from proteinlm import __version__
-from proteinlm.dataset.engine.build_state import EXPECTED, check_output, claim, nothing_built, require_records
-from proteinlm.dataset.steps.writers import file_info, output_info, write_jsonl_gz, write_parquet
+from proteinlm.dataset.engine.build_state import EXPECTED, claim, require_records
+from proteinlm.dataset.literature.output import RECORDED, BuildLog, ShardStats, write_build
 from proteinlm.errors import ProteinLMError
 from proteinlm.records import Article, Document
 
@@ -81,14 +80,6 @@ class LiteratureOptions:
         return d
 
 
-@dataclass
-class ShardStats:
-    index: int
-    documents: int = 0
-    tokens: int | None = 0
-    files: list[str] = field(default_factory=list)
-
-
 # ------------------------------------------------------------------------------- documents
 def article_document(article: Article, subset: str) -> Document:
     """pubmed: title, then each abstract section as a paragraph ("LABEL: text" when labelled).
@@ -104,17 +95,6 @@ def article_document(article: Article, subset: str) -> Document:
             parts.append(f"{label}\n\n{body}" if label else body)
     meta = {"pmid": article.pmid, "pmcid": article.pmcid}
     return Document(id=f"{subset}-{article.id}", text="\n\n".join(parts), subset=subset, meta=meta)
-
-
-def _row(doc: Document, subset: str) -> dict:
-    row = {"id": doc.id, "text": doc.text, "source": subset, "pmid": doc.meta.get("pmid"),
-           "pmcid": doc.meta.get("pmcid")}
-    if subset == "seq_in_text":
-        row["accessions"] = list(doc.meta.get("accessions", []))
-    if subset == "bilingual":
-        row["pair_id"] = doc.meta.get("pair_id")
-        row["lang"] = doc.meta.get("lang")
-    return row
 
 
 # ------------------------------------------------------------------------------- per-file work
@@ -197,12 +177,10 @@ def _pubmed_winners(index: int, path: str, last: dict, on_error, counts: dict) -
 
 
 # ------------------------------------------------------------------------------- the build
-_RECORDED = ("shard-*.json", "stage/*.pkl.gz", "stage/*/*.pkl.gz")  # recorded work under .state/
-_RECORD_COUNT = {"pmc": "articles", "bilingual": "pairs"}  # the `_file_docs` count of an input's records
 
 
 def _check_state(out: Path, opts: LiteratureOptions) -> dict[int, ShardStats]:
-    claim(out, opts.fingerprint(), _RECORDED)  # callers validate the arguments first
+    claim(out, opts.fingerprint(), RECORDED)  # callers validate the arguments first
     records = (json.loads(f.read_text()) for f in sorted((out / ".state").glob("shard-*.json")))
     return {d["index"]: ShardStats(**d) for d in records}
 
@@ -273,22 +251,6 @@ def _steps(opts: LiteratureOptions) -> list:
     return steps
 
 
-def _write_shard(out: Path, opts: LiteratureOptions, index: int, rows: list[dict], counter) -> ShardStats:
-    base = out / "pretrain" / opts.subset / f"train-{index:05d}"
-    files = []
-    if "jsonl.gz" in opts.formats:
-        write_jsonl_gz(base.with_name(base.name + ".jsonl.gz"), rows)
-        files.append(base.name + ".jsonl.gz")
-    if "parquet" in opts.formats:
-        write_parquet(base.with_name(base.name + ".parquet"), rows)
-        files.append(base.name + ".parquet")
-    counts = counter.count([r["text"] for r in rows])
-    stats = ShardStats(index, documents=len(rows), tokens=sum(counts) if counts is not None else None, files=files)
-    state = out / ".state" / f"shard-{index:05d}.json"
-    state.write_text(json.dumps(asdict(stats)))  # last: the shard counts as done only now
-    return stats
-
-
 def validate(opts: LiteratureOptions) -> None:
     if opts.subset not in SUBSETS:
         raise ProteinLMError(f"unknown literature subset {opts.subset!r} (one of {', '.join(SUBSETS)})")
@@ -317,73 +279,22 @@ def build_literature(opts: LiteratureOptions, progress: Callable[[int], None] | 
     out.mkdir(parents=True, exist_ok=True)
     done = _check_state(out, opts)
     counter = TokenCounter(opts.tokenizer, (opts.seq_open, opts.seq_close), opts.seq_sep)
-    skipped: list[str] = []
-    extra: dict = {}
-    subset_counts: dict[str, int] = {}
+    log = BuildLog()
     if prepared is None:
-        ctx = _context(opts, out, skipped, extra, mapper)
+        ctx = _context(opts, out, log.skipped, log.extra, mapper)
     else:
         ctx = {}
-        skipped.extend(prepared[0])
-        extra.update(prepared[1])
-
-    read: dict[str, int] = {}  # input -> records (pmc, bilingual; pubmed's were checked in _context)
+        log.skipped.extend(prepared[0])
+        log.extra.update(prepared[1])
     tasks = list(enumerate(opts.inputs))
 
     def raw_docs() -> Iterator[Document]:
         for (_, path), (docs, bad, counts) in zip(tasks, mapper(opts, ctx, _file_docs, tasks)):
-            skipped.extend(bad)
-            if opts.subset in _RECORD_COUNT:
-                read[path] = counts.get(_RECORD_COUNT[opts.subset], 0)
-            for k, v in counts.items():
-                subset_counts[k] = subset_counts.get(k, 0) + v
+            log.add_file(opts.subset, path, bad, counts)
             if progress:
                 progress(1)
             yield from docs
 
     stream, step_stats = run_steps(raw_docs(), _steps(opts))
-    shards: list[ShardStats] = []
-    built = 0
-    buffer: list[dict] = []
-
-    def flush() -> None:
-        nonlocal built
-        index = len(shards)
-        if index in done:
-            shards.append(done[index])
-        else:
-            shards.append(_write_shard(out, opts, index, buffer, counter))
-            built += 1
-        buffer.clear()
-
-    for doc in stream:
-        buffer.append(_row(doc, opts.subset))
-        if len(buffer) >= opts.shard_docs:
-            flush()
-    if buffer:
-        flush()
-    if not opts.allow_empty:
-        check_output(out, _RECORDED, read, EXPECTED[opts.subset], skipped, built=len(shards),
-                     why=lambda: nothing_built(opts.subset, opts.inputs, subset_counts, [s.as_dict() for s in step_stats]))
-
-    manifest = {
-        "builder": "literature",
-        "subset": opts.subset,
-        "version": __version__,
-        "options": opts.fingerprint(),
-        "inputs": [file_info(Path(p)) for p in [*opts.inputs, *opts.uniprot, *opts.pdb_pubmed, *opts.pmc_ids]],
-        "documents": sum(s.documents for s in shards),
-        "shards": len(shards),
-        "tokens": {"tokenizer": counter.name,
-                   "count": None if counter.name is None else sum(s.tokens or 0 for s in shards)},
-        "counts": dict(sorted(subset_counts.items())),
-        **extra,
-        "steps": [s.as_dict() for s in step_stats],
-        "skipped": {"count": len(skipped), "records": skipped},
-        "outputs": [output_info(p, out) for p in sorted((out / "pretrain" / opts.subset).glob("train-*"))],
-    }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-    run = {"wall_time_s": round(time.perf_counter() - started, 3), "shards_built": built,
-           "shards_resumed": len(shards) - built, "workers": opts.workers}
-    (out / ".state" / "last_run.json").write_text(json.dumps(run) + "\n")
-    return manifest
+    return write_build(opts, stream, lambda: [st.as_dict() for st in step_stats], done, counter,
+                       log, started)

@@ -35,35 +35,11 @@ from typing import Callable, Iterator
 
 from proteinlm.dataset.engine.executors import ExecutorSpec, _check_settings, _executor_class
 from proteinlm.dataset.literature import pipeline as lit
+from proteinlm.dataset.literature.dedup_stages import dedup_stages
+from proteinlm.dataset.literature.stage_files import _dump, _load, _stage_dir, _stage_file
 from proteinlm.errors import ProteinLMError
 
 _STAGE_FNS = {"events": lit._pubmed_events, "docs": lit._file_docs}
-
-
-# ------------------------------------------------------------------------------- stage files
-def _stage_dir(opts: lit.LiteratureOptions) -> Path:
-    return Path(opts.out) / ".state" / "stage"
-
-
-def _stage_file(opts: lit.LiteratureOptions, stage: str, index: int) -> Path:
-    return _stage_dir(opts) / stage / f"{index:05d}.pkl.gz"
-
-
-def _dump(path: Path, obj) -> None:
-    """Write then rename: a killed task never leaves a half-written result that looks done."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with gzip.open(tmp, "wb", compresslevel=1) as fh:
-        pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, path)
-
-
-def _load(path: Path):
-    if not path.is_file():
-        raise ProteinLMError(f"{path}: missing stage result (rerun the build; if its task is marked complete, "
-                             "delete OUT/.state/datatrove so that it runs again)")
-    with gzip.open(path, "rb") as fh:
-        return pickle.load(fh)
 
 
 def stored_results(opts: lit.LiteratureOptions, ctx: dict, fn: Callable, tasks: list) -> Iterator:
@@ -121,23 +97,6 @@ class ContextStage(PipelineStep):
         _dump(_stage_dir(self.opts) / "prepared.pkl.gz", (skipped, extra))
 
 
-class MergeStage(PipelineStep):
-    type, name = "🧬 proteinlm", "literature merge"
-
-    def __init__(self, opts: lit.LiteratureOptions):
-        super().__init__()
-        self.opts = opts
-
-    def run(self, data=None, rank: int = 0, world_size: int = 1):
-        merge(self.opts)
-
-
-def merge(opts: lit.LiteratureOptions, progress: Callable[[int], None] | None = None) -> dict:
-    """The final step: the local build's own code over the stored per-file results."""
-    return lit.build_literature(opts, progress, mapper=stored_results,
-                                prepared=_load(_stage_dir(opts) / "prepared.pkl.gz"))
-
-
 def make_executors(opts: lit.LiteratureOptions, spec: ExecutorSpec) -> list:
     """The chain of datatrove executors for one build, first to last; nothing is started."""
     cls = _executor_class(spec.type)
@@ -146,20 +105,21 @@ def make_executors(opts: lit.LiteratureOptions, spec: ExecutorSpec) -> list:
     base = dict(spec.settings)
     logs = Path(base.pop("logging_dir", None) or Path(opts.out) / ".state" / "datatrove")
     job_name = base.pop("job_name", "proteinlm")
-    stages = [("context", ContextStage(opts)), ("docs", FileStage(opts, "docs")), ("merge", MergeStage(opts))]
+    stages = [("context", [ContextStage(opts)], 1), ("docs", [FileStage(opts, "docs")], tasks)]
     if opts.subset in ("pubmed", "seq_in_text"):
-        stages.insert(0, ("events", FileStage(opts, "events")))
+        stages.insert(0, ("events", [FileStage(opts, "events")], tasks))
+    stages += dedup_stages(opts, tasks)
     chain: list = []
-    for stage, step in stages:
-        parallel = isinstance(step, FileStage)
+    for stage, pipeline, n in stages:
+        parallel = stage not in ("context", "clusters", "merge")
         kw = dict(base) if parallel else dict(base, **spec.merge)
         if spec.type == "datatrove-local":
             kw.setdefault("workers", opts.workers if parallel else 1)
         if spec.type == "slurm":
             kw["job_name"] = f"{job_name}-{opts.subset}-{stage}"
         # the task count is in the folder name: completion markers hold for one rank→files mapping
-        folder = logs / (f"{stage}-{tasks}tasks" if parallel else stage)
-        chain.append(cls(pipeline=[step], tasks=tasks if parallel else 1, logging_dir=str(folder),
+        folder = logs / (stage if stage in ("context", "merge") else f"{stage}-{tasks}tasks")
+        chain.append(cls(pipeline=pipeline, tasks=n, logging_dir=str(folder),
                          depends=chain[-1] if chain else None, **kw))
     return chain
 

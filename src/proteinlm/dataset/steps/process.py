@@ -159,7 +159,7 @@ def length_filter(
             yield doc
 
 
-def _exact_key(text: str) -> bytes:
+def exact_key(text: str) -> bytes:
     # whitespace-insensitive: texts that differ only in spacing/line breaks are the same document
     return hashlib.blake2b(" ".join(text.split()).encode("utf-8"), digest_size=16).digest()
 
@@ -171,7 +171,7 @@ def exact_dedup(docs: Iterable[Document], *, stats: StepStats | None = None) -> 
     seen: dict[bytes, str] = {}
     for doc in docs:
         stats.docs_in += 1
-        key = _exact_key(doc.text)
+        key = exact_key(doc.text)
         first = seen.get(key)
         if first is not None:
             stats.drop("exact_duplicate", {"id": doc.id, "duplicate_of": first})
