@@ -2,7 +2,7 @@
 and `manifest.json` out. Streams: one shard's rows in memory at a time.
 
 Shared by the local build (`pipeline.build_literature`) and the datatrove merge
-(`stages.merge_dedup`), so both write the same bytes from the same documents.
+(`dedup_stages.merge_dedup`), so both write the same bytes from the same documents.
 """
 
 from __future__ import annotations

@@ -22,7 +22,8 @@ at the later position), and a `DeleteCitation` after the last version removes it
 first cheap pass over the inputs to find each PMID's last event (memory: one dict entry per PMID).
 
 Past one machine, `stages.py` runs the same per-file work (`_pubmed_events`, `_file_docs`) as
-datatrove tasks and hands their stored results to `build_literature` through `mapper`.
+datatrove tasks, and `dedup_stages.py` the cleaning and dedup as sharded stages; both end in
+`output.write_build`, as this build does.
 """
 
 from __future__ import annotations
@@ -266,10 +267,9 @@ def validate(opts: LiteratureOptions) -> None:
 
 
 def build_literature(opts: LiteratureOptions, progress: Callable[[int], None] | None = None, *,
-                     mapper: Mapper = _pool_map, prepared: tuple[list[str], dict] | None = None) -> dict:
+                     mapper: Mapper = _pool_map) -> dict:
     """Build (or resume) one subset. `mapper` runs the per-file functions (default: local
-    processes); `prepared` = (skipped, extra) of a `_context` already run elsewhere, in which case
-    `mapper` must not need the context (it hands back stored results)."""
+    processes, results in input order)."""
     from proteinlm.dataset.steps.process import run_steps
     from proteinlm.dataset.steps.tokens import TokenCounter
 
@@ -280,12 +280,7 @@ def build_literature(opts: LiteratureOptions, progress: Callable[[int], None] | 
     done = _check_state(out, opts)
     counter = TokenCounter(opts.tokenizer, (opts.seq_open, opts.seq_close), opts.seq_sep)
     log = BuildLog()
-    if prepared is None:
-        ctx = _context(opts, out, log.skipped, log.extra, mapper)
-    else:
-        ctx = {}
-        log.skipped.extend(prepared[0])
-        log.extra.update(prepared[1])
+    ctx = _context(opts, out, log.skipped, log.extra, mapper)
     tasks = list(enumerate(opts.inputs))
 
     def raw_docs() -> Iterator[Document]:

@@ -7,7 +7,8 @@ Slurm is what most protein/NLP labs have; Ray Data would need a Ray cluster ever
 
 A build is a chain of datatrove executors, each depending on the previous one:
 
-    events (N tasks, PubMed subsets only) → context (1) → docs (N tasks) → merge (1)
+    events (N, PubMed subsets only) → context (1) → docs (N) → [dedup_stages.py:] clean (N)
+        → exact (N) → signatures (N) → buckets (one per band) → clusters (1) → filter (N) → merge (1)
 
 - events/docs: task `rank` of `world_size` handles the input files `inputs[rank::world_size]`
   (datatrove's own file sharding) and stores each file's result (`_pubmed_events` / `_file_docs`,
@@ -16,9 +17,10 @@ A build is a chain of datatrove executors, each depending on the previous one:
   the file it was on, and changing the task count reuses every stored file.
 - context: `_context` once (PubMed last events from the stored events, PMC selection, the
   seq-in-text index), pickled for the docs tasks.
-- merge: `build_literature` itself, fed the stored results in input order instead of a process
-  pool: normalisation, dedup, shards, state files and manifest are the local build's code, so the
-  output is byte-identical to `--executor local` whatever the task or worker count.
+- clean … merge: normalisation, length filter, exact and near dedup in shards, then shards and
+  manifest by the local build's `output.write_build` (see dedup_stages.py): the output is
+  byte-identical to `--executor local` whatever the task or worker count, where the two dedups
+  agree (README, "Scaling out").
 
 Stage files are kept after the build (they let a rerun skip all parsing); delete
 OUT/.state/stage and OUT/.state/datatrove to reclaim the space or to force a full redo.
@@ -26,10 +28,7 @@ OUT/.state/stage and OUT/.state/datatrove to reclaim the space or to force a ful
 
 from __future__ import annotations
 
-import gzip
 import json
-import os
-import pickle
 from pathlib import Path
 from typing import Callable, Iterator
 
