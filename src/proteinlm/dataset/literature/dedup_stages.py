@@ -76,7 +76,7 @@ class CleanStage(_Stage):
                 files.append((self.opts.inputs[i], bad, counts))
                 docs = process.normalize(docs, stats=stats[0])
                 for doc in process.length_filter(docs, min_chars=self.opts.min_chars, stats=stats[1]):
-                    key = sd.exact_key(doc.text)
+                    key = process.exact_key(doc.text)
                     keys[sd.partition_of(key, self.tasks)].append((key, index, doc.id))
                     index += 1
                     yield doc
@@ -217,7 +217,7 @@ def dedup_stages(opts: lit.LiteratureOptions, tasks: int) -> list[tuple[str, lis
         per_band = max(1, tasks // cfg.num_buckets)  # bands split by hash range when there are many tasks
         chain += [("signatures", [ExactKeptReader(opts, tasks), sd.ShingleSignature(sigs, config=cfg)], tasks),
                   ("buckets", [MinhashDedupBuckets(sigs, dups, config=cfg)], cfg.num_buckets * per_band),
-                  ("clusters", [sd.FirstKeptCluster(dups, clusters, config=cfg)], 1),
+                  ("clusters", [sd.FirstKeptCluster(dups, clusters, sigs, opts.near_threshold, config=cfg)], 1),
                   ("filter", [ExactKeptReader(opts, tasks), MinhashDedupFilter(clusters),
                               KeptWriter(opts, tasks, near=True)], tasks)]
     else:
