@@ -13,8 +13,10 @@ count); the stored per-file documents (OUT/.state/stage/docs) are shared by ever
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 from proteinlm.dataset.literature import pipeline as lit
@@ -101,17 +103,19 @@ class ExactStage(_Stage):
             self.stat_update("exact_duplicates", value=len(entries))
 
 
-def exact_removed(folder: Path, rank: int) -> list[tuple[int, str, str]]:
-    """(index, id, kept id) of rank's exact duplicates, by index: one rank's duplicates only."""
-    entries = [e for f in sorted((folder / f"{rank:05d}").glob("*.pkl.gz")) for e in sd.read_stream(f)]
-    return sorted(entries)
+def exact_removed(folder: Path, rank: int) -> Iterator[tuple[int, str, str]]:
+    """(index, id, kept id) of rank's exact duplicates, by index (each partition's are sorted)."""
+    return heapq.merge(*(sd.read_stream(f) for f in sorted((folder / f"{rank:05d}").glob("*.pkl.gz"))))
 
 
 def exact_kept(work: Path, rank: int):
     """Rank's cleaned documents less its exact duplicates, in order."""
-    drop = {e[0] for e in exact_removed(work / "exact_removed", rank)}
+    removed = (e[0] for e in exact_removed(work / "exact_removed", rank))
+    skip = next(removed, None)
     for index, doc in enumerate(sd.read_stream(work / "clean" / f"{rank:05d}.pkl.gz")):
-        if index not in drop:
+        if index == skip:
+            skip = next(removed, None)
+        else:
             yield doc
 
 
@@ -191,11 +195,10 @@ def merge_dedup(opts: lit.LiteratureOptions, tasks: int) -> dict:
         (norm, length), files = list(sd.read_stream(work / "clean" / f"{r:05d}.info.pkl.gz"))[:2]
         for path, bad, counts in files:
             log.add_file(opts.subset, path, bad, counts)
-        removed = exact_removed(work / "exact_removed", r)
-        exact = StepStats("exact_dedup", docs_in=length.docs_out, docs_out=length.docs_out - len(removed))
-        if removed:
-            exact.reasons["exact_duplicate"] = len(removed)
-        exact.examples = [{"id": i, "duplicate_of": k} for _, i, k in removed[:MAX_EXAMPLES]]
+        exact = StepStats("exact_dedup", docs_in=length.docs_out, docs_out=length.docs_out)
+        for _, doc_id, kept in exact_removed(work / "exact_removed", r):  # streamed: count, first examples
+            exact.docs_out -= 1
+            exact.drop("exact_duplicate", {"id": doc_id, "duplicate_of": kept})
         near = next(sd.read_stream(work / "kept" / f"{r:05d}.info.pkl.gz"))
         per_rank.append([norm, length, exact, near])
     names = ["normalize", "length_filter", "exact_dedup"] + (["near_dedup"] if opts.near_dedup else [])
