@@ -25,6 +25,7 @@ import fcntl
 import json
 import math
 import os
+import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,6 +40,11 @@ from .hybrid import CANDIDATES, Hit, Passage, bm25_tokens, fuse_relative, top_ca
 FORMAT = "proteinlm-hybrid-index/2"
 ADD_SLICE = 256  # passages embedded and written at a time: what a kill can lose
 K1, B = 1.5, 0.75  # bm25s's defaults
+
+
+def _interned(terms: list[str]) -> tuple[str, ...]:
+    """One string object per distinct term across the index: 8 bytes per occurrence, not ~55."""
+    return tuple(map(sys.intern, terms))
 
 
 class LocalIndex:
@@ -117,7 +123,7 @@ class LocalIndex:
             try:
                 rec = json.loads(line)
                 passage = Passage(rec["id"], rec["article_id"], rec["text"], rec.get("meta") or {})
-                self._append(passage, tuple(rec["terms"].split()))
+                self._append(passage, _interned(rec["terms"].split()))
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 raise ProteinLMError(f"{self._lines}, line {number}: not a passage record ({exc})") from None
 
@@ -154,7 +160,7 @@ class LocalIndex:
                     f"embedder {self.embedder.name} returned shape {vecs.shape} for {len(part)} passages "
                     f"({self.dim}-d expected)"
                 )
-            terms = [tuple(t) for t in bm25_tokens([p.text for p in part])]
+            terms = [_interned(t) for t in bm25_tokens([p.text for p in part])]
             lines = b"".join(
                 json.dumps({"id": p.id, "article_id": p.article_id, "text": p.text, "meta": p.meta,
                             "terms": " ".join(t)}, ensure_ascii=False).encode() + b"\n"
