@@ -217,9 +217,10 @@ def dedup_stages(opts: lit.LiteratureOptions, tasks: int) -> list[tuple[str, lis
     if opts.near_dedup:
         cfg = sd.minhash_config(opts.near_threshold)
         sigs, dups, clusters = (str(work / "minhash" / d) for d in ("signatures", "buckets", "clusters"))
-        per_band = max(1, tasks // cfg.num_buckets)  # bands split by hash range when there are many tasks
         chain += [("signatures", [ExactKeptReader(opts, tasks), sd.ShingleSignature(sigs, config=cfg)], tasks),
-                  ("buckets", [MinhashDedupBuckets(sigs, dups, config=cfg)], cfg.num_buckets * per_band),
+                  # one task per band: each streams its band's sorted signatures of every task (a heap of N
+                  # readers); datatrove's split of a band by hash range needs >= k signatures in task 0's file
+                  ("buckets", [MinhashDedupBuckets(sigs, dups, config=cfg)], cfg.num_buckets),
                   ("clusters", [sd.FirstKeptCluster(dups, clusters, sigs, opts.near_threshold, config=cfg)], 1),
                   ("filter", [ExactKeptReader(opts, tasks), MinhashDedupFilter(clusters),
                               KeptWriter(opts, tasks, near=True)], tasks)]
