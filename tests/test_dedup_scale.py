@@ -131,3 +131,41 @@ def test_sharded_dedup_keeps_the_one_process_kept_set(tmp_path):
     sizes = [sum(1 for _ in dedup_stages.sd.read_stream(work / "kept" / f"{r:05d}.pkl.gz")) for r in range(3)]
     assert sum(sizes) == len(kept) and max(sizes) < len(kept)
     assert len(list((work / "minhash" / "buckets").glob("*.dups"))) == 9  # one bucket task per band
+
+
+@needs_datatrove
+def test_cluster_step_confirms_band_matches_and_keeps_the_first_document(tmp_path):
+    """Band matches (the buckets stage's pairs) below the threshold are not duplicates, and a
+    cluster keeps its earliest document even when the pairs arrive in an order in which a union
+    by size would make a later one the root."""
+    import struct
+
+    import numpy as np
+
+    from proteinlm.dataset.steps import sharded_dedup as sd
+
+    cfg = sd.minhash_config(0.8)
+    n = cfg.num_buckets * cfg.hashes_per_bucket
+    rng = np.random.default_rng(0)
+    base, other = rng.integers(0, 2**63, n, dtype=np.uint64), rng.integers(0, 2**63, n, dtype=np.uint64)
+
+    def near(sig, changed):  # `changed` of the n hashes differ: estimated Jaccard 1 - changed/n
+        out = sig.copy()
+        out[:changed] += np.uint64(1)
+        return out
+
+    sigs = {0: [base, other], 1: [near(base, 5), near(other, 40), near(base, 10)]}  # J 0.96 | 0.66 | 0.91
+    for rank, rows in sigs.items():
+        (tmp_path / "sigs" / "full").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "sigs" / "full" / f"{rank:05d}.sig").write_bytes(b"".join(struct.pack(f"<{n}Q", *r) for r in rows))
+    (tmp_path / "dups").mkdir()
+    pairs = [(1, 0, 1, 2), (0, 0, 1, 2), (0, 1, 1, 1), (0, 0, 1, 2)]  # (1,0)+(1,2) first; a repeated pair
+    (tmp_path / "dups" / "00000_00.dups").write_bytes(b"".join(struct.pack("<4I", *p) for p in pairs))
+    step = sd.FirstKeptCluster(str(tmp_path / "dups"), str(tmp_path / "clusters"), str(tmp_path / "sigs"), 0.8, config=cfg)
+    step.run()
+    from datatrove.io import get_datafolder
+
+    folder = get_datafolder(str(tmp_path / "clusters"))
+    assert list(sd.kept_by(folder, 1)) == [(0, 0, 0), (2, 0, 0)]  # both copies of (0, 0) go, (1, 1) stays
+    assert list(sd.kept_by(folder, 0)) == [] and not (tmp_path / "clusters" / "000000.remove").exists()
+    assert (tmp_path / "clusters" / "000001.remove").read_bytes() == struct.pack("<2I", 0, 2)
