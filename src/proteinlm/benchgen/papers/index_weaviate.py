@@ -56,8 +56,10 @@ class WeaviateIndex:
         class_name = parts.path.strip("/")
         if not parts.hostname or not class_name:
             raise ProteinLMError(f"index {spec!r}: write it as weaviate://HOST:PORT/Class")
-        key = os.environ.get("WEAVIATE_API_KEY")
-        auth = weaviate.classes.init.Auth.api_key(key) if key else None
+        from weaviate.classes.init import Auth
+
+        key = os.environ.get("WEAVIATE_API_KEY")  # the key, if the server wants one, only from the environment
+        auth = Auth.api_key(key) if key else None
         client = weaviate.connect_to_custom(
             http_host=parts.hostname, http_port=parts.port or 8080, http_secure=False,
             grpc_host=parts.hostname, grpc_port=GRPC_PORT, grpc_secure=False, auth_credentials=auth,
