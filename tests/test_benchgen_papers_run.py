@@ -117,9 +117,15 @@ def test_ungrounded_question_gets_a_low_evidence_score(reference):
         assert set(p["prompts"]) == {"question", "repair", "context", "official"}
 
 
-def test_bench_reads_the_output(reference):
+def test_bench_reads_the_output(server, reference, tmp_path):
     out, _, _ = reference
     from proteinlm.bench.loaders import load_bench
+
+    res = CliRunner().invoke(app, ["bench", "--bench", str(out / "bench.json"), "--model", "scripted-val",
+                                   "--backend", "openai", "--base-url", server.base_url, "--method", "generate",
+                                   "--out", str(tmp_path / "bench_run")])
+    assert res.exit_code == 0, res.output
+    assert len((tmp_path / "bench_run" / "predictions.jsonl").read_text().splitlines()) == 4
 
     bench = load_bench(str(out / "bench.json"))
     prov = [json.loads(line) for line in (out / "provenance.jsonl").read_text().splitlines()]
@@ -195,3 +201,23 @@ def test_structured_output_falls_back_when_the_server_rejects_it(server):
     assert [("response_format" in r["body"]) for r in sent] == [True, False, False]
     assert sent[0]["body"]["response_format"]["json_schema"]["schema"] == SCHEMA
     assert first[0].text == again[0].text and "questions" in json.loads(first[0].text)
+
+
+def test_summarise_first_puts_the_summary_into_the_question_prompt(server, tmp_path):
+    from proteinlm.benchgen.papers.cache import CallCache, LLMCaller
+    from proteinlm.benchgen.papers.generate import SCHEMA, generate_questions
+    from proteinlm.benchgen.papers.prompts import load_templates
+    from proteinlm.benchgen.papers.stages import StageCounts
+    from proteinlm.models.base import GenerationParams
+    from proteinlm.models.openai_api import OpenAIBackend
+
+    backend = OpenAIBackend("scripted-gen", server.base_url, max_retries=0)
+    caller = LLMCaller(backend, CallCache(tmp_path / "calls.sqlite"), GenerationParams(max_new_tokens=64), SCHEMA)
+    chunk = server.chunks[0]
+    n = len(server.requests)
+    got = list(generate_questions([chunk], caller, load_templates(), per_chunk=1, n_options=6, summarise=True,
+                                  counts=StageCounts("generate")))
+    asked = [r["body"]["messages"][-1]["content"] for r in server.requests[n:]]
+    assert len(asked) == 2 and "Summarise the following passage" in asked[0]
+    assert f"Summary of the passage:\n{got[0].summary}" in asked[1] and got[0].questions
+    assert set(caller.tokens) == {"summarise", "generate"} and caller.asked == {"summarise": 1, "generate": 1}
