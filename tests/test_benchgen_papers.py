@@ -202,4 +202,7 @@ def test_sifts_selection_keeps_articles_cited_by_pdb_entries(tmp_path: Path):
     assert counts.as_dict() == {"unit": "articles", "in": len(PMC), "kept": 1,
                                 "dropped": {"not_selected": len(PMC) - 1}}
     with pytest.raises(ProteinLMError, match="go together"):
-        PaperRunOptions(inputs=("x",), out=tmp_path, generator="g", validator="v", pdb_pubmed=("a",)).check()
+        PaperRunOptions(inputs=(str(PMC[0]),), out=tmp_path, generator="g", validator="v",
+                        pdb_pubmed=(str(tmp_path / "pdb_pubmed.csv"),)).check()
+    with pytest.raises(ProteinLMError, match="no such file: .*missing.nxml"):
+        PaperRunOptions(inputs=(str(tmp_path / "missing.nxml"),), out=tmp_path, generator="g", validator="v").check()

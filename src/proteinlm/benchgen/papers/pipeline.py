@@ -74,6 +74,9 @@ class PaperRunOptions:
     def check(self) -> None:
         if not self.inputs:
             raise ProteinLMError("no --input given")
+        missing = [p for p in (*self.inputs, *self.pdb_pubmed, *self.pmc_ids) if not Path(p).is_file()]
+        if missing:  # before any model is loaded
+            raise ProteinLMError(f"no such file: {', '.join(map(str, missing))}")
         if not 2 <= self.n_options <= 6:  # the official prompt reserves "option 7" for unsure
             raise ProteinLMError(f"--options {self.n_options}: use 2 to 6")
         if self.per_chunk < 1 or (self.max_chunks is not None and self.max_chunks < 1):
