@@ -55,7 +55,7 @@ def sample():
         time.sleep(0.02)
 threading.Thread(target=sample, daemon=True).start()
 workers, limit = int(workers), float(limit) * 1e6
-import numpy, pyarrow.parquet, proteinlm.bench.loaders, proteinlm.dataset.decontaminate  # in every mode's RSS
+import numpy, pyarrow.parquet, proteinlm.bench.loaders, proteinlm.dataset.decontaminate.run  # in every mode's RSS
 t = time.perf_counter()
 cpu0 = sum(getattr(resource.getrusage(resource.RUSAGE_SELF), k) for k in ("ru_utime", "ru_stime"))
 if mode == "imports":
@@ -63,12 +63,12 @@ if mode == "imports":
 elif mode == "spin":  # fixed CPU work: what 1 and 2 processes get from this machine right now
     hits = docs = size = sum(i * i for i in range(int(limit)))
 elif mode == "proteinlm":
-    from proteinlm.dataset.decontaminate import DecontaminateOptions, decontaminate
+    from proteinlm.dataset.decontaminate.run import DecontaminateOptions, decontaminate
     r = decontaminate(DecontaminateOptions(builds=[build], benches=[bench], out=out, workers=workers))
     hits, docs, size = r["totals"]["contaminated_documents"], r["totals"]["documents"], None
 else:
     from proteinlm.bench.loaders import load_bench
-    from proteinlm.dataset.decontaminate_shards import find_shards, read_rows, row_fields
+    from proteinlm.dataset.decontaminate.shards import find_shards, read_rows, row_fields
     texts = []  # the slice is read first, so the timing below is matching only
     size = 0
     for shard in find_shards(0, build):
@@ -86,7 +86,7 @@ else:
     cpu0 = sum(getattr(resource.getrusage(resource.RUSAGE_SELF), k) for k in ("ru_utime", "ru_stime"))
     hits = 0
     if mode == "python":
-        from proteinlm.dataset.ngrams import words
+        from proteinlm.dataset.decontaminate.ngrams import words
         grams = {tuple(w[i:i + 13]) for q in fields for f in q for w in [words(f)] for i in range(len(w) - 12)}
         for doc in texts:
             if any(tuple(w[i:i + 13]) in grams for f in doc for w in [words(f)] for i in range(len(w) - 12)):
@@ -122,14 +122,17 @@ print(json.dumps({"wall_s": wall, "cpu_s": cpu, "hits": hits, "documents": docs,
 
 def make_corpus(tmp: Path, target_mb: float) -> tuple[Path, Path, int, list[dict]]:
     """The real build's rows replicated (fresh ids) into two build dirs: ≥ target_mb and half of it."""
-    from proteinlm.dataset.literature.pipeline import LiteratureOptions, build_literature
-    from proteinlm.dataset.uniprot.pipeline import UniprotBuildOptions, build_uniprot
-    from proteinlm.dataset.decontaminate_shards import (
+    from proteinlm.dataset.decontaminate.shards import (
         find_shards,
         read_rows,
         row_fields,
     )
+    from proteinlm.dataset.literature.pipeline import (
+        LiteratureOptions,
+        build_literature,
+    )
     from proteinlm.dataset.steps.writers import write_jsonl_gz
+    from proteinlm.dataset.uniprot.pipeline import UniprotBuildOptions, build_uniprot
 
     build_literature(LiteratureOptions(subset="pubmed", inputs=[str(DATA / "pubmed" / "medline16n0902.xml.gz")],
                                        out=str(tmp / "real" / "pubmed"), tokenizer="none"))
@@ -175,8 +178,8 @@ def make_bench(tmp: Path, docs: list[dict], n: int = 944) -> Path:
     import re
 
     from proteinlm.bench.loaders import load_bench
-    from proteinlm.dataset.decontaminate_shards import row_fields
-    from proteinlm.dataset.ngrams import words
+    from proteinlm.dataset.decontaminate.ngrams import words
+    from proteinlm.dataset.decontaminate.shards import row_fields
     from proteinlm.sources import pmc
 
     out = []

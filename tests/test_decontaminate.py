@@ -13,12 +13,12 @@ from conftest import SHARED_DATA
 from typer.testing import CliRunner
 
 from proteinlm.cli import app
+from proteinlm.dataset.decontaminate.ngrams import words
+from proteinlm.dataset.decontaminate.report import summary
+from proteinlm.dataset.decontaminate.run import DecontaminateOptions, decontaminate
+from proteinlm.dataset.decontaminate.shards import find_shards, read_rows, row_fields
 from proteinlm.dataset.literature.pipeline import LiteratureOptions, build_literature
 from proteinlm.dataset.uniprot.pipeline import UniprotBuildOptions, build_uniprot
-from proteinlm.dataset.decontaminate import DecontaminateOptions, decontaminate
-from proteinlm.dataset.decontaminate_report import summary
-from proteinlm.dataset.decontaminate_shards import find_shards, read_rows, row_fields
-from proteinlm.dataset.ngrams import words
 from proteinlm.errors import ProteinLMError
 
 PUBMED = SHARED_DATA / "pubmed"
@@ -29,7 +29,11 @@ N = 13
 
 
 def test_normalisation_and_boundaries():
-    from proteinlm.dataset.ngrams import BenchNgrams, encode_batch, split_words
+    from proteinlm.dataset.decontaminate.ngrams import (
+        BenchNgrams,
+        encode_batch,
+        split_words,
+    )
 
     assert words("Na+/K+-ATPase “tissue–type” naïve_X α-Helix\u00a0b 5′-UTR") == [
         "na", "k", "atpase", "tissue", "type", "naïve", "x", "α", "helix", "b", "5", "utr"]
@@ -284,7 +288,7 @@ def test_two_workers_give_the_same_report_and_a_killed_run_resumes(builds, copie
 
 def test_datatrove_tasks_give_the_local_report(builds, copied_bench, tmp_path):
     pytest.importorskip("datatrove")
-    from proteinlm.dataset.decontaminate_executors import run_decontaminate
+    from proteinlm.dataset.decontaminate.executors import run_decontaminate
     from proteinlm.dataset.engine.executors import ExecutorSpec
 
     path = copied_bench[0]

@@ -15,10 +15,11 @@ from typer.core import TyperArgument, TyperGroup
 from proteinlm import __version__
 from proteinlm.cli_bench import bench_app
 from proteinlm.cli_benchgen import benchgen_app
-from proteinlm.cli_console import console, fail as _fail, progress as _progress
+from proteinlm.cli_console import console
+from proteinlm.cli_console import fail as _fail
+from proteinlm.cli_console import progress as _progress
 from proteinlm.cli_train import train_app
 from proteinlm.errors import ProteinLMError
-
 
 _METAVARS = {"int": "INTEGER", "float": "NUMBER", "Path": "PATH"}
 
@@ -153,8 +154,8 @@ def build_uniprot_cmd(
 def _build_literature(subset: str, executor: str = "local", tasks: Optional[int] = None,
                       executor_opt: Optional[List[str]] = None, **kw) -> None:
     """Shared body of the literature build commands: build, then print the counts."""
-    from proteinlm.dataset.literature.pipeline import LiteratureOptions
     from proteinlm.dataset.engine.executors import ExecutorSpec
+    from proteinlm.dataset.literature.pipeline import LiteratureOptions
     from proteinlm.dataset.literature.stages import run_build
 
     fmts = kw.pop("formats")
@@ -297,9 +298,9 @@ def build_decontaminate_cmd(
                                                      "e.g. partition=cpu, time=04:00:00, logging_dir=...; repeatable."),
 ):
     """Benchmark questions found in a build's documents (n-gram overlap), per question and subset."""
-    from proteinlm.dataset.decontaminate import DecontaminateOptions
-    from proteinlm.dataset.decontaminate_executors import run_decontaminate
-    from proteinlm.dataset.decontaminate_report import summary
+    from proteinlm.dataset.decontaminate.executors import run_decontaminate
+    from proteinlm.dataset.decontaminate.report import summary
+    from proteinlm.dataset.decontaminate.run import DecontaminateOptions
     from proteinlm.dataset.engine.executors import ExecutorSpec
 
     opts = DecontaminateOptions(builds=list(builds), benches=list(benches), provenance=list(provenance or []),

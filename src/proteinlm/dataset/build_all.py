@@ -52,7 +52,10 @@ def build_all(config: str | Path, out: str | Path, *, workers: int = 1, tokenize
     table: dict[str, dict] = {}
     dirs: list[str] = []
     if "uniprot" in cfg:
-        from proteinlm.dataset.uniprot.pipeline import UniprotBuildOptions, build_uniprot
+        from proteinlm.dataset.uniprot.pipeline import (
+            UniprotBuildOptions,
+            build_uniprot,
+        )
 
         u = cfg["uniprot"] or {}
         if progress:
@@ -85,7 +88,7 @@ def build_all(config: str | Path, out: str | Path, *, workers: int = 1, tokenize
         return {"builder": "all", "submitted": pending, "executor": spec.type}
     decontamination = None
     if "decontaminate" in cfg:  # after the subsets, before packing: drop mode packs the filtered copies
-        from proteinlm.dataset.decontaminate import decontaminate_step
+        from proteinlm.dataset.decontaminate.run import decontaminate_step
 
         if progress:
             progress("decontaminate")

@@ -1,7 +1,7 @@
 """Where a build runs: `ExecutorSpec` (local processes, or datatrove's local, Slurm and Ray
 executors with their settings) and the datatrove executor class it names, its settings checked
 against that class's arguments. The pipelines that run on them: `literature/stages.py` and
-`decontaminate_executors.py`.
+`decontaminate/executors.py`.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ scan holds one batch of documents at a time, whatever the corpus size. A pretrai
 matched on its `text`; an SFT row on its `instruction`, `input` and `output`.
 
 `scan_shard` is a pure function of (shard, bench index, provenance ids): any process may run it,
-in any order, and the results merge into the same report (see decontaminate.py).
+in any order, and the results merge into the same report (see run.py).
 """
 
 from __future__ import annotations
@@ -23,7 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from proteinlm.dataset.ngrams import BenchNgrams, encode_batch, split_words
+from proteinlm.dataset.decontaminate.ngrams import (
+    BenchNgrams,
+    encode_batch,
+    split_words,
+)
 from proteinlm.errors import SourceError
 
 SFT_FIELDS = ("instruction", "input", "output")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from proteinlm.dataset.decontaminate import (
+from proteinlm.dataset.decontaminate.run import (
     DecontaminateOptions,
     check_state,
     decontaminate,
@@ -21,7 +21,11 @@ from proteinlm.dataset.decontaminate import (
     make_plan,
     run_tasks,
 )
-from proteinlm.dataset.engine.executors import ExecutorSpec, _check_settings, _executor_class
+from proteinlm.dataset.engine.executors import (
+    ExecutorSpec,
+    _check_settings,
+    _executor_class,
+)
 from proteinlm.errors import ProteinLMError
 
 try:

@@ -1,8 +1,8 @@
-"""The merge of per-shard decontamination results (decontaminate.py): the report per question and
+"""The merge of per-shard decontamination results (run.py): the report per question and
 per subset, the on-screen table, and in drop mode the manifests of the builds written without
 their contaminated documents.
 
-`plan` is a decontaminate.Plan (not imported here: the arrows point from the run to its report).
+`plan` is a run.Plan (not imported here: the arrows point from the run to its report).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def build_report(plan, results: list[dict]) -> dict:
     """Per question: contaminated or not, which documents, how many of its n-grams were found; per
     subset: documents and words scanned, contaminated, dropped; the source documents of generated
     questions (provenance)."""
-    from proteinlm.dataset.ngrams import NORMALISATION
+    from proteinlm.dataset.decontaminate.ngrams import NORMALISATION
 
     n_q = len(plan.questions)
     found: list[set[int]] = [set() for _ in range(n_q)]

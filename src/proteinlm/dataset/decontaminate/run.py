@@ -28,14 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from proteinlm import __version__
-from proteinlm.dataset.decontaminate_shards import (
+from proteinlm.dataset.decontaminate.ngrams import BenchNgrams
+from proteinlm.dataset.decontaminate.shards import (
     Provenance,
     ShardRef,
     find_shards,
     scan_shard,
     write_without,
 )
-from proteinlm.dataset.ngrams import BenchNgrams
 from proteinlm.errors import ProteinLMError
 
 MODES = ("report", "drop")
@@ -240,7 +240,7 @@ def decontaminate(opts: DecontaminateOptions, progress: Callable[[int], None] | 
     results = [load_done(plan, s) for s in plan.shards]
     if any(r is None for r in results):  # a shard changed while the run was going on
         raise ProteinLMError(f"{out}: a shard changed during the run; run the command again")
-    from proteinlm.dataset.decontaminate_report import (
+    from proteinlm.dataset.decontaminate.report import (
         build_report,
         write_drop_manifests,
     )
