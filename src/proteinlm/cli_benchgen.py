@@ -54,7 +54,7 @@ def benchgen_papers_cmd(
     pdb_pubmed: Optional[List[str]] = typer.Option(None, "--pdb-pubmed", help="SIFTS pdb_pubmed.csv: only articles cited by PDB entries."),
     pmc_ids: Optional[List[str]] = typer.Option(None, "--pmc-ids", help="NCBI PMC-ids.csv(.gz): PMID → PMCID, with --pdb-pubmed."),
     per_chunk: int = typer.Option(1, "--per-chunk", help="Questions asked per chunk."),
-    options: int = typer.Option(6, "--options", help="Options per question (2-6)."),
+    options: int = typer.Option(6, "--options", help="Options per question (2-6: the official prompt keeps \"option 7\" for unsure)."),
     max_chunks: Optional[int] = typer.Option(None, "--max-chunks", help="Stop after this many chunks."),
     chunk_chars: int = typer.Option(5000, "--chunk-chars", help="Chunk size limit in characters."),
     summarise: bool = typer.Option(False, "--summarise/--no-summarise", help="Summarise each chunk first (published pipeline)."),
