@@ -3,13 +3,14 @@ of a vector and a keyword result list as Weaviate's relativeScoreFusion (see `in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from proteinlm.errors import ProteinLMError
 
-__all__ = ["CANDIDATES", "Hit", "Passage", "bm25_tokens", "fuse_relative", "top_candidates"]
+__all__ = ["CANDIDATES", "Hit", "HitsSearch", "Passage", "bm25_tokens", "fuse_relative", "top_candidates"]
 
 # Results each of the two searches contributes to the fusion (Weaviate fuses the sub-searches'
 # result lists; a larger list makes the min-max normalisation depend less on where it is cut).
@@ -30,6 +31,36 @@ class Hit:
     score: float  # fused relative score in [0, 1]
     cosine: float  # cosine of the query and passage embeddings, in [-1, 1]
     bm25: float  # raw BM25 score (0 when the passage shares no term with the query)
+
+
+class HitsSearch:
+    """The query side every index shares: argument checks, one embedding batch for all queries,
+    and `search` as `hits` without the raw scores. An index supplies `embedder` and `_hits` (the
+    hits of one query whose embedding is given)."""
+
+    def hits(self, query: str, *, article_id: str | None = None, k: int = 5, alpha: float = 0.8) -> list[Hit]:
+        return self.hits_batch([query], [article_id], k=k, alpha=alpha)[0]
+
+    def hits_batch(
+        self, queries: Sequence[str], article_ids: Sequence[str | None], *, k: int = 5, alpha: float = 0.8
+    ) -> list[list[Hit]]:
+        """`hits` of many queries, their embeddings computed in one batch."""
+        if k < 1:
+            raise ProteinLMError(f"k must be >= 1, got {k}")
+        if len(queries) != len(article_ids):
+            raise ProteinLMError(f"{len(queries)} queries but {len(article_ids)} article ids")
+        if not queries:
+            return []
+        vectors = self.embedder.embed(list(queries))
+        return [self._hits(q, qv, a, k, alpha) for q, qv, a in zip(queries, vectors, article_ids)]
+
+    def search(
+        self, query: str, *, article_id: str | None = None, k: int = 5, alpha: float = 0.8
+    ) -> list[tuple[Passage, float]]:
+        return [(h.passage, h.score) for h in self.hits(query, article_id=article_id, k=k, alpha=alpha)]
+
+    def _hits(self, query: str, qv: np.ndarray, article_id: str | None, k: int, alpha: float) -> list[Hit]:
+        raise NotImplementedError
 
 
 _TOKENIZER = None

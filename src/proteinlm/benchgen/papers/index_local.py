@@ -35,7 +35,7 @@ import numpy as np
 from proteinlm.errors import ProteinLMError
 
 from .embed import Embedder
-from .hybrid import CANDIDATES, Hit, Passage, bm25_tokens, fuse_relative, top_candidates
+from .hybrid import CANDIDATES, Hit, HitsSearch, Passage, bm25_tokens, fuse_relative, top_candidates
 
 FORMAT = "proteinlm-hybrid-index/2"
 ADD_SLICE = 256  # passages embedded and written at a time: what a kill can lose
@@ -47,7 +47,7 @@ def _interned(terms: list[str]) -> tuple[str, ...]:
     return tuple(map(sys.intern, terms))
 
 
-class LocalIndex:
+class LocalIndex(HitsSearch):
     def __init__(self, path: Path, embedder: Embedder):
         self.path = Path(path)
         self.embedder = embedder
@@ -209,23 +209,9 @@ class LocalIndex:
             out[i] = sum(idf[t] * tf[t] / (tf[t] + norm) for t in known if t in tf)
         return out
 
-    def hits(self, query: str, *, article_id: str | None = None, k: int = 5, alpha: float = 0.8) -> list[Hit]:
-        return self.hits_batch([query], [article_id], k=k, alpha=alpha)[0]
-
-    def hits_batch(
-        self, queries: Sequence[str], article_ids: Sequence[str | None], *, k: int = 5, alpha: float = 0.8
-    ) -> list[list[Hit]]:
-        """`hits` of many queries, their embeddings computed in one batch."""
-        if k < 1:
-            raise ProteinLMError(f"k must be >= 1, got {k}")
-        if len(queries) != len(article_ids):
-            raise ProteinLMError(f"{len(queries)} queries but {len(article_ids)} article ids")
-        if not self._passages or not queries:
-            return [[] for _ in queries]
-        vectors = self.embedder.embed(list(queries))
-        return [self._hits(q, qv, a, k, alpha) for q, qv, a in zip(queries, vectors, article_ids)]
-
     def _hits(self, query: str, qv: np.ndarray, article_id: str | None, k: int, alpha: float) -> list[Hit]:
+        if not self._passages:
+            return []
         rows = None
         if article_id is not None:
             if article_id not in self._by_article:
@@ -242,11 +228,6 @@ class LocalIndex:
             row = pos if rows is None else int(rows[pos])
             out.append(Hit(self._passages[row], score, float(cos[pos]), float(bm[pos])))
         return out
-
-    def search(
-        self, query: str, *, article_id: str | None = None, k: int = 5, alpha: float = 0.8
-    ) -> list[tuple[Passage, float]]:
-        return [(h.passage, h.score) for h in self.hits(query, article_id=article_id, k=k, alpha=alpha)]
 
     def __len__(self) -> int:
         return len(self._passages)

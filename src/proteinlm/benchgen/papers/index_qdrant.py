@@ -24,7 +24,7 @@ import numpy as np
 from proteinlm.errors import ProteinLMError
 
 from .embed import Embedder
-from .hybrid import CANDIDATES, Hit, Passage, bm25_tokens, fuse_relative
+from .hybrid import CANDIDATES, Hit, HitsSearch, Passage, bm25_tokens, fuse_relative
 
 K1, B, AVGDL = 1.2, 0.75, 100.0  # AVGDL: about the stemmed, stopword-free terms of a 1,000-char passage
 _NAMESPACE = uuid.UUID("5b0a3f5e-8d0c-4c1e-9a57-1f0d6e2c7b11")  # passage id -> point id
@@ -40,7 +40,7 @@ def sparse_bm25(tokens: list[str], *, query: bool = False) -> tuple[list[int], l
     return list(counts), [tf * (K1 + 1) / (tf + norm) for tf in counts.values()]
 
 
-class QdrantIndex:
+class QdrantIndex(HitsSearch):
     def __init__(self, client, collection: str, embedder: Embedder, where: str):
         from qdrant_client import models
 
@@ -114,22 +114,6 @@ class QdrantIndex:
                 ))
             self.client.upsert(self.collection, points=points, wait=True)
 
-    def hits(self, query: str, *, article_id: str | None = None, k: int = 5, alpha: float = 0.8) -> list[Hit]:
-        return self.hits_batch([query], [article_id], k=k, alpha=alpha)[0]
-
-    def hits_batch(
-        self, queries: Sequence[str], article_ids: Sequence[str | None], *, k: int = 5, alpha: float = 0.8
-    ) -> list[list[Hit]]:
-        """`hits` of many queries, their embeddings computed in one batch."""
-        if k < 1:
-            raise ProteinLMError(f"k must be >= 1, got {k}")
-        if len(queries) != len(article_ids):
-            raise ProteinLMError(f"{len(queries)} queries but {len(article_ids)} article ids")
-        if not queries:
-            return []
-        vectors = self.embedder.embed(list(queries))
-        return [self._hits(q, qv, a, k, alpha) for q, qv, a in zip(queries, vectors, article_ids)]
-
     def _hits(self, query: str, qv: np.ndarray, article_id: str | None, k: int, alpha: float) -> list[Hit]:
         models = self._models
         flt = None
@@ -160,11 +144,6 @@ class QdrantIndex:
             out.append(Hit(Passage(pl["pid"], pl["article_id"], pl["text"], pl.get("meta") or {}), score, cos,
                            keyword.get(key, 0.0)))
         return out
-
-    def search(
-        self, query: str, *, article_id: str | None = None, k: int = 5, alpha: float = 0.8
-    ) -> list[tuple[Passage, float]]:
-        return [(h.passage, h.score) for h in self.hits(query, article_id=article_id, k=k, alpha=alpha)]
 
     def __len__(self) -> int:
         return int(self.client.count(self.collection, exact=True).count)

@@ -18,13 +18,13 @@ import numpy as np
 from proteinlm.errors import ProteinLMError
 
 from .embed import Embedder
-from .hybrid import Hit, Passage
+from .hybrid import Hit, HitsSearch, Passage
 
 _NAMESPACE = uuid.UUID("5b0a3f5e-8d0c-4c1e-9a57-1f0d6e2c7b11")  # the same point ids as in Qdrant
 GRPC_PORT = int(os.environ.get("WEAVIATE_GRPC_PORT", "50051"))
 
 
-class WeaviateIndex:
+class WeaviateIndex(HitsSearch):
     def __init__(self, client, class_name: str, embedder: Embedder, where: str):
         from weaviate.classes.config import Configure, DataType, Property, Tokenization
 
@@ -83,20 +83,6 @@ class WeaviateIndex:
             raise ProteinLMError(f"{self.where}: {len(self.collection.batch.failed_objects)} passages not stored "
                                  f"(first: {first.message})")
 
-    def hits(self, query: str, *, article_id: str | None = None, k: int = 5, alpha: float = 0.8) -> list[Hit]:
-        return self.hits_batch([query], [article_id], k=k, alpha=alpha)[0]
-
-    def hits_batch(
-        self, queries: Sequence[str], article_ids: Sequence[str | None], *, k: int = 5, alpha: float = 0.8
-    ) -> list[list[Hit]]:
-        """`hits` of many queries, their embeddings computed in one batch."""
-        if len(queries) != len(article_ids):
-            raise ProteinLMError(f"{len(queries)} queries but {len(article_ids)} article ids")
-        if not queries:
-            return []
-        vectors = self.embedder.embed(list(queries))
-        return [self._hits(q, qv, a, k, alpha) for q, qv, a in zip(queries, vectors, article_ids)]
-
     def _hits(self, query: str, qv: np.ndarray, article_id: str | None, k: int, alpha: float) -> list[Hit]:
         from weaviate.classes.query import Filter, HybridFusion, MetadataQuery
 
@@ -113,11 +99,6 @@ class WeaviateIndex:
             p = Passage(pr["pid"], pr["article_id"], pr["text"], json.loads(pr.get("meta") or "{}"))
             out.append(Hit(p, float(obj.metadata.score or 0.0), cos, 0.0))
         return out
-
-    def search(
-        self, query: str, *, article_id: str | None = None, k: int = 5, alpha: float = 0.8
-    ) -> list[tuple[Passage, float]]:
-        return [(h.passage, h.score) for h in self.hits(query, article_id=article_id, k=k, alpha=alpha)]
 
     def __len__(self) -> int:
         return int(self.collection.aggregate.over_all(total_count=True).total_count or 0)
