@@ -5,9 +5,9 @@ killed run never leaves a half-written file that looks finished."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
+from proteinlm.benchgen.atomic_file import write_text_atomic
 from proteinlm.benchgen.papers.stages import Candidate
 
 
@@ -46,19 +46,11 @@ def provenance_record(c: Candidate, models: dict, prompts: dict, seed) -> dict:
     }
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".part")
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
 
 def write_run(out: Path, selected: list[Candidate], manifest: dict, models: dict, prompts: dict, seed) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out / "bench.json", json.dumps([bench_record(c) for c in selected], indent=1,
+    write_text_atomic(out / "bench.json", json.dumps([bench_record(c) for c in selected], indent=1,
                                                  ensure_ascii=False) + "\n")
     lines = [json.dumps(provenance_record(c, models, prompts, seed), ensure_ascii=False) for c in selected]
-    _atomic_write(out / "provenance.jsonl", "".join(line + "\n" for line in lines))
-    _atomic_write(out / "manifest.json", json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+    write_text_atomic(out / "provenance.jsonl", "".join(line + "\n" for line in lines))
+    write_text_atomic(out / "manifest.json", json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")

@@ -10,10 +10,10 @@ the CLI prints).
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from proteinlm.benchgen.atomic_file import write_text_atomic
 from proteinlm.benchgen.review.agreement import POLICIES, kept, summary
 from proteinlm.benchgen.review.report import summary_text
 from proteinlm.benchgen.review.store import ReviewStore
@@ -34,15 +34,6 @@ class ExportResult:
     written: int
     summary: dict
 
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a killed export leaves the old file or the new one."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as out:
-        out.write(text)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
 
 
 def bench_record(question: dict, seed: int | str | None) -> dict:
@@ -83,12 +74,12 @@ def export(db: str | Path, out: str | Path, *, policy: str = "all-accept", seed:
         out_path.parent.mkdir(parents=True, exist_ok=True)
         log_path, summary_path = out_path.with_name(LOG_NAME), out_path.with_name(SUMMARY_NAME)
         log_lines = [json.dumps(row, ensure_ascii=False, sort_keys=True) for row in store.decisions()]
-        _atomic_write(log_path, "".join(line + "\n" for line in log_lines))
-        _atomic_write(summary_path, json.dumps(info, indent=1, ensure_ascii=False) + "\n")
-        _atomic_write(out_path.with_name(SUMMARY_TEXT_NAME), summary_text(info))
+        write_text_atomic(log_path, "".join(line + "\n" for line in log_lines))
+        write_text_atomic(summary_path, json.dumps(info, indent=1, ensure_ascii=False) + "\n")
+        write_text_atomic(out_path.with_name(SUMMARY_TEXT_NAME), summary_text(info))
         if chosen:
             records = [bench_record(q, seed) for q in chosen]
-            _atomic_write(out_path, json.dumps(records, indent=1, ensure_ascii=False) + "\n")
+            write_text_atomic(out_path, json.dumps(records, indent=1, ensure_ascii=False) + "\n")
     finally:
         store.close()
     return ExportResult(out=out_path, log=log_path, summary_path=summary_path, written=len(chosen), summary=info)
