@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 import torch
 
 from proteinlm.errors import BackendError
+from proteinlm.hub_access import forced_offline, hub_unreachable, offline_requested
 from proteinlm.models.base import (
     END_OF_TURN_TOKENS,
     Backend,
@@ -81,23 +82,28 @@ class HFBackend(Backend):
         converted = gguf_cache_dir(Path(source) / gguf_file) if gguf_file else None
         if converted is not None and (converted / "config.json").is_file():
             source, extra = str(converted), {}
+        # A hub id is loaded offline (from the cache, or failing at once) when the user asks for that or
+        # the Hub is unreachable, instead of after the hub client's retries (~45 s).
+        remote = [s for s in (source, base_dir) if s and not Path(s).exists()]
+        unreachable = "" if not remote or offline_requested() else hub_unreachable()
         try:
-            tok_source = base_dir if base_dir and not (path / "tokenizer_config.json").is_file() else source
-            self.tokenizer = AutoTokenizer.from_pretrained(
-                tok_source, trust_remote_code=trust_remote_code, **extra
-            )
-            self.model = AutoModelForCausalLM.from_pretrained(
-                base_dir or source, trust_remote_code=trust_remote_code, dtype=torch_dtype, **extra
-            )
-            if base_dir:
-                self.model = _with_adapter(self.model, path)
-            if converted is not None and extra:
-                save_converted(self.model, self.tokenizer, converted)
+            with forced_offline(bool(remote) and (offline_requested() or bool(unreachable))):
+                tok_source = base_dir if base_dir and not (path / "tokenizer_config.json").is_file() else source
+                self.tokenizer = AutoTokenizer.from_pretrained(
+                    tok_source, trust_remote_code=trust_remote_code, **extra
+                )
+                self.model = AutoModelForCausalLM.from_pretrained(
+                    base_dir or source, trust_remote_code=trust_remote_code, dtype=torch_dtype, **extra
+                )
+                if base_dir:
+                    self.model = _with_adapter(self.model, path)
+                if converted is not None and extra:
+                    save_converted(self.model, self.tokenizer, converted)
         except Exception as exc:  # noqa: BLE001 - loading errors come in many types
             hint = ""
             if not path.exists():
                 hint = (
-                    " (not a local path; if this is a hub id, the hub may be unreachable: "
+                    f" (not a local path; if this is a hub id, the hub may be unreachable: {unreachable}"
                     "pass a local model directory or .gguf file)"
                 )
             raise BackendError(f"cannot load model {model!r}{hint}: {exc}") from exc
