@@ -125,11 +125,17 @@ def build_uniprot_cmd(
     seq_sep: str = typer.Option(" ", "--seq-sep", help="Separator between residues."),
     formats: str = typer.Option("jsonl.gz,parquet", "--formats", help="Comma-separated: jsonl.gz, parquet."),
     allow_empty: bool = _ALLOW_EMPTY,
+    executor: str = typer.Option("local", "--executor", help="local (processes) | datatrove-local | slurm | ray (datatrove; same output)."),
+    tasks: Optional[int] = typer.Option(None, "--tasks", help="datatrove tasks building chunks (default: --workers)."),
+    executor_opt: Optional[List[str]] = typer.Option(None, "--executor-opt", help="KEY=VALUE for the datatrove executor, e.g. "
+                                                     "partition=cpu, time=04:00:00; merge.KEY=VALUE for the one-task stages. Repeatable."),
 ):
     """Swiss-Prot (+ ENZYME) → pretraining text, UniProt topic SFT tasks and ECoT, with a manifest."""
     from rich.progress import SpinnerColumn
 
-    from proteinlm.dataset.uniprot.pipeline import UniprotBuildOptions, build_uniprot
+    from proteinlm.dataset.engine.executors import ExecutorSpec
+    from proteinlm.dataset.uniprot.options import UniprotBuildOptions
+    from proteinlm.dataset.uniprot.stages import run_build
 
     opts = UniprotBuildOptions(
         inputs=_all_inputs(inputs, more_inputs), out=str(out), enzyme=list(enzyme or []), sifts_enzyme=sifts_enzyme, workers=workers,
@@ -138,12 +144,20 @@ def build_uniprot_cmd(
         formats=tuple(f.strip() for f in formats.split(",") if f.strip()), allow_empty=allow_empty,
     )
     try:
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed} entries"),
-                      TimeElapsedColumn(), console=console) as bar:
-            task = bar.add_task("building uniprot", total=None)
-            manifest = build_uniprot(opts, progress=lambda n: bar.advance(task, n))
+        spec = ExecutorSpec.from_cli(executor, tasks, executor_opt)
+        if spec.type == "local":
+            with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed} entries"),
+                          TimeElapsedColumn(), console=console) as bar:
+                task = bar.add_task("building uniprot", total=None)
+                manifest = run_build(opts, spec, progress=lambda n: bar.advance(task, n))
+        else:  # datatrove logs its own progress
+            manifest = run_build(opts, spec)
     except ProteinLMError as exc:
         _fail(exc)
+    if manifest is None:
+        console.print(f"submitted to {executor}: the last job writes {out}/manifest.json; "
+                      "rerun the same command once the jobs have ended to resume any that failed")
+        return
     console.print(f"{manifest['entries']} entries → {out} (skipped {manifest['skipped']['count']})")
     _print_skipped(manifest)
     for name, rows in manifest["rows"].items():
@@ -177,6 +191,10 @@ def _build_literature(subset: str, executor: str = "local", tasks: Optional[int]
     tok = manifest["tokens"]
     console.print(f"{manifest['documents']} documents → {kw['out']} (skipped {manifest['skipped']['count']})")
     _print_skipped(manifest)
+    if "versions" in manifest:  # PubMed: each PMID's last event (later versions win, deletions remove)
+        v = manifest["versions"]
+        typer.echo(f"{'versions':16} citations {v['citations']} superseded {v['superseded']} deleted {v['deleted']}"
+                   f" (deletions of unread PMIDs {v['deleted_unknown']}) → {v['kept']} PMIDs kept")
     for s in manifest["steps"]:
         typer.echo(f"{s['name']:16} in {s['in']:>9} out {s['out']:>9} dropped {s['dropped']:>7}")
     typer.echo(f"{subset:16} {manifest['documents']:>9} documents"

@@ -46,26 +46,27 @@ def build_all(config: str | Path, out: str | Path, *, workers: int = 1, tokenize
     unknown = set(cfg) - {"uniprot", "pubmed", "pmc", "seq_in_text", "bilingual", "decontaminate", "pack", "options", "executor"}
     if unknown:
         raise ProteinLMError(f"{config}: unknown sections {sorted(unknown)}")
-    spec = ExecutorSpec.from_config(cfg.get("executor"))  # literature subsets only; uniprot runs here
+    spec = ExecutorSpec.from_config(cfg.get("executor"))  # every subset runs on it
     pending: list[str] = []
     common = cfg.get("options") or {}
     table: dict[str, dict] = {}
     dirs: list[str] = []
     if "uniprot" in cfg:
-        from proteinlm.dataset.uniprot.pipeline import (
-            UniprotBuildOptions,
-            build_uniprot,
-        )
+        from proteinlm.dataset.uniprot.options import UniprotBuildOptions
+        from proteinlm.dataset.uniprot.stages import run_build as run_uniprot
 
         u = cfg["uniprot"] or {}
         if progress:
             progress("uniprot")
-        m = build_uniprot(UniprotBuildOptions(inputs=_paths(base, u.get("inputs")), out=str(out / "uniprot"),
-                                              enzyme=_paths(base, u.get("enzyme")), workers=workers, tokenizer=tokenizer,
-                                              allow_empty=bool(dict(common, **u).get("allow_empty", False))))
-        table["swissprot"] = {"documents": m["rows"].get("pretrain/swissprot/train", 0),
-                              "tokens": m["tokens"]["counts"].get("pretrain/swissprot/train"), "dir": "uniprot"}
-        dirs.append(str(out / "uniprot"))
+        m = run_uniprot(UniprotBuildOptions(inputs=_paths(base, u.get("inputs")), out=str(out / "uniprot"),
+                                            enzyme=_paths(base, u.get("enzyme")), workers=workers, tokenizer=tokenizer,
+                                            allow_empty=bool(dict(common, **u).get("allow_empty", False))), spec)
+        if m is None:  # handed to Slurm, like the literature subsets below
+            pending.append("uniprot")
+        else:
+            table["swissprot"] = {"documents": m["rows"].get("pretrain/swissprot/train", 0),
+                                  "tokens": m["tokens"]["counts"].get("pretrain/swissprot/train"), "dir": "uniprot"}
+            dirs.append(str(out / "uniprot"))
     for subset in ("pubmed", "pmc", "seq_in_text", "bilingual"):
         if subset not in cfg:
             continue

@@ -10,6 +10,7 @@ import importlib.util
 import inspect
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from proteinlm.errors import ProteinLMError
 
@@ -103,3 +104,40 @@ def _check_settings(cls, spec: ExecutorSpec) -> None:
         if not all(isinstance(s.get("time", ""), str) for s in (spec.settings, spec.merge)):
             # YAML reads an unquoted 04:00:00 as 14400 (base 60), which Slurm would take as minutes
             raise ProteinLMError('slurm time must be a string such as "04:00:00" (quote it in YAML)')
+
+
+@dataclass
+class Stage:
+    """One executor of a build's chain. `parallel` stages run with the executor's settings and
+    `--workers` processes (datatrove-local); the others with the `merge` settings, one process.
+    `folder`: its logging folder under the chain's (default: its name); name the task count in it
+    where the completion markers hold for one task → work mapping."""
+
+    name: str
+    pipeline: list
+    tasks: int = 1
+    parallel: bool = False
+    folder: str | None = None
+
+
+def executor_chain(spec: ExecutorSpec, stages: list[Stage], logs: Path, label: str, workers: int) -> list:
+    """The datatrove executors of `stages`, each depending on the one before; nothing is started.
+    Their logs and completion markers go under `logs`, or under `<logging_dir>/<label>` where the
+    settings name one (one logging_dir serves every subset of `build all`: each keeps its own
+    markers); Slurm jobs are named `<job_name>-<label>-<stage>`."""
+    cls = _executor_class(spec.type)
+    _check_settings(cls, spec)
+    base = dict(spec.settings)
+    shared = base.pop("logging_dir", None)
+    logs = Path(shared) / label if shared else Path(logs)
+    job_name = base.pop("job_name", "proteinlm")
+    chain: list = []
+    for stage in stages:
+        kw = dict(base) if stage.parallel else dict(base, **spec.merge)
+        if spec.type == "datatrove-local":
+            kw.setdefault("workers", workers if stage.parallel else 1)
+        if spec.type == "slurm":
+            kw["job_name"] = f"{job_name}-{label}-{stage.name}"
+        chain.append(cls(pipeline=stage.pipeline, tasks=stage.tasks, logging_dir=str(logs / (stage.folder or stage.name)),
+                         depends=chain[-1] if chain else None, **kw))
+    return chain

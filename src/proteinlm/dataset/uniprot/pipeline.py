@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from proteinlm import __version__
-from proteinlm.dataset.engine.build_state import EXPECTED, check_output, claim, quote_skips, require_records, skips_of
+from proteinlm.dataset.engine.build_state import EXPECTED, check_output, claim, quote_skips, skips_of
 from proteinlm.dataset.steps.seen_ids import SeenIds
 from proteinlm.dataset.steps.sft_exports import SftExports, shard_rows
 from proteinlm.dataset.steps.writers import file_info, is_temporary, output_info, remove_temporaries
@@ -39,6 +39,7 @@ from proteinlm.dataset.uniprot.chunks import (
     sft_row,
     write_subset,
 )
+from proteinlm.dataset.uniprot.enzyme_context import enzyme_context
 from proteinlm.dataset.uniprot.options import UniprotBuildOptions
 from proteinlm.errors import RecordError, SourceError
 from proteinlm.sources.text import HashingReader
@@ -68,10 +69,10 @@ def _start_exports(out: Path, done: dict[int, ChunkStats]) -> SftExports:
 
 
 # ------------------------------------------------------------------------------- the build
-_RECORDED = ("chunk-*.json",)  # a build's recorded work under .state/
+_RECORDED = ("chunk-*.json", "stage/uniprot/plan.pkl.gz")  # a build's recorded work under .state/ (local, datatrove)
 
 
-def _check_state(out: Path, opts: UniprotBuildOptions) -> dict[int, ChunkStats]:
+def check_state(out: Path, opts: UniprotBuildOptions) -> dict[int, ChunkStats]:
     for path in [*opts.inputs, *opts.enzyme, *([opts.sifts_enzyme] if opts.sifts_enzyme else [])]:
         if not Path(path).is_file():
             raise SourceError(f"{path}: no such input file")
@@ -83,7 +84,7 @@ def _check_state(out: Path, opts: UniprotBuildOptions) -> dict[int, ChunkStats]:
     return done
 
 
-def _items(opts: UniprotBuildOptions, skipped: list[str], hashed: dict[str, HashingReader],
+def entry_items(opts: UniprotBuildOptions, skipped: list[str], hashed: dict[str, HashingReader],
            read: Counter) -> Iterator[Item]:
     """The build's items in input order: flat-file pieces (parsed by the chunk's worker) and XML/TSV
     entries (parsed here). The same protein from two inputs (e.g. a .dat and an .xml) is kept once:
@@ -117,27 +118,15 @@ def _items(opts: UniprotBuildOptions, skipped: list[str], hashed: dict[str, Hash
 
 
 def build_uniprot(opts: UniprotBuildOptions, progress: Callable[[int], None] | None = None) -> dict:
-    from proteinlm.dataset.uniprot import ecot
-    from proteinlm.sources import enzyme as enzyme_source
-
     started = time.perf_counter()
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
-    done = _check_state(out, opts)
+    done = check_state(out, opts)
     remove_temporaries(out)  # a killed run's half-written files (finished ones were renamed into place)
     skipped: list[str] = []
-    enzymes, dr_map, transfers = {}, {}, {}
-    if opts.enzyme:  # enzyme.dat is ~8k entries: held in memory
-        per_file = {path: list(enzyme_source.parse(path, on_error=lambda e: skipped.append(str(e)))) for path in opts.enzyme}
-        if not opts.allow_empty:
-            require_records({p: len(es) for p, es in per_file.items()}, EXPECTED["enzyme"], skipped)
-        entries = [e for es in per_file.values() for e in es]
-        enzymes, dr_map = ecot.ec_index(entries)
-        transfers = ecot.transfer_index(entries)
-    sifts = ecot.load_sifts_enzyme(opts.sifts_enzyme) if opts.sifts_enzyme else None
-
+    enzymes = enzyme_context(opts, skipped)
     exports = _start_exports(out, done)
-    mapped = frozenset(dr_map) | frozenset(sifts or ())  # accessions that can get an EC from ENZYME/SIFTS
+    mapped = enzymes.mapped
     # the main process writes the ECoT shards itself; readied first, so that a first build converts
     # the default tokenizer once (in a child process) before the workers load it
     init_worker(opts, mapped)
@@ -174,7 +163,7 @@ def build_uniprot(opts: UniprotBuildOptions, progress: Callable[[int], None] | N
         buffer: list[Item] = []
         messages: list[str] = []  # what cutting and XML/TSV parsing reported for this chunk
         index = 0
-        for item in _items(opts, messages, hashed, read):
+        for item in entry_items(opts, messages, hashed, read):
             buffer.append(item)
             if len(buffer) >= opts.shard_entries:
                 yield from submit(index, buffer, messages[:])
@@ -190,10 +179,7 @@ def build_uniprot(opts: UniprotBuildOptions, progress: Callable[[int], None] | N
 
     store = DiskStore(out / ".state" / "ecot-candidates.pickle")
     try:
-        examples = ecot.ecot_examples(
-            candidates(), enzymes, dr_map, sifts, transfers=transfers, per_ec=opts.per_ec, seed=opts.seed, store=store
-        )
-        ecot_stats = _write_ecot(out, opts, examples, exports)  # reads every entry first
+        ecot_stats = write_ecot(out, opts, enzymes.examples(opts, candidates(), store), exports.append)
         if pool is not None:
             pool.close()
     finally:
@@ -207,7 +193,7 @@ def build_uniprot(opts: UniprotBuildOptions, progress: Callable[[int], None] | N
     if not opts.allow_empty:  # an input without entries, or no entry read at all, stops the build
         check_output(out, _RECORDED, dict(read), EXPECTED["uniprot"], skipped, built=sum(c.entries for c in chunks),
                      why=lambda: "\n".join(f"{p}: no {EXPECTED['uniprot']} read.{quote_skips(skips_of(p, skipped))}" for p in read))
-    manifest = _manifest(opts, out, chunks, ecot_stats, skipped, export_counts, hashed)
+    manifest = manifest_of(opts, out, chunks, ecot_stats, skipped, export_counts, [input_info(p, hashed) for p in opts.inputs])
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     wall = time.perf_counter() - started
     run = {"wall_time_s": round(wall, 3), "chunks_built": len(results), "chunks_resumed": len(done), "workers": opts.workers}
@@ -215,15 +201,16 @@ def build_uniprot(opts: UniprotBuildOptions, progress: Callable[[int], None] | N
     return manifest
 
 
-def _write_ecot(out: Path, opts: UniprotBuildOptions, examples: Iterator, exports: SftExports) -> list[ChunkStats]:
+def write_ecot(out: Path, opts: UniprotBuildOptions, examples: Iterator, add_parts: Callable[[dict], object]) -> list[ChunkStats]:
     """ECoT examples in shards of `shard_entries` rows, as they come (up to #ECs x per_ec of them:
-    ~120k for Swiss-Prot, too many to hold at once), their rows appended to the exports."""
+    ~120k for Swiss-Prot, too many to hold at once), each shard's export parts handed to
+    `add_parts` (the exports' `append`, or a list kept for the merge stage)."""
     stats: list[ChunkStats] = []
     batch: list[dict] = []
 
     def flush() -> None:
         stats.append(ChunkStats(index=len(stats)))
-        exports.append(write_subset(out, "sft/ecot", len(stats) - 1, batch, "sft", stats[-1]))
+        add_parts(write_subset(out, "sft/ecot", len(stats) - 1, batch, "sft", stats[-1]))
         batch.clear()
 
     for e in examples:
@@ -244,7 +231,7 @@ def _sum(dicts) -> dict:
     return dict(sorted(total.items()))
 
 
-def _input_info(path: str, hashed: dict[str, HashingReader]) -> dict:
+def input_info(path: str, hashed: dict[str, HashingReader]) -> dict:
     """`file_info` of an input: from its reads if the build hashed it whole while parsing it."""
     reader = hashed.get(str(path))
     if reader is None or not reader.done:
@@ -252,9 +239,9 @@ def _input_info(path: str, hashed: dict[str, HashingReader]) -> dict:
     return {"path": str(path), "bytes": reader.bytes, "sha256": reader.digest.hexdigest()}
 
 
-def _manifest(opts, out: Path, chunks, ecot_stats, skipped, exports, hashed) -> dict:
+def manifest_of(opts, out: Path, chunks, ecot_stats, skipped, exports, inputs: list[dict]) -> dict:
     """Everything that describes the output and nothing that varies between identical builds
-    (timings go to .state/last_run.json)."""
+    (timings go to .state/last_run.json). `inputs`: the `file_info` of each of `opts.inputs`."""
     all_stats = list(chunks) + list(ecot_stats)
     outputs = sorted(
         p for p in out.rglob("*")
@@ -264,8 +251,7 @@ def _manifest(opts, out: Path, chunks, ecot_stats, skipped, exports, hashed) -> 
         "builder": "uniprot",
         "version": __version__,
         "options": opts.fingerprint(),
-        "inputs": [_input_info(p, hashed) for p in opts.inputs]
-        + [file_info(Path(p)) for p in [*opts.enzyme, opts.sifts_enzyme] if p],
+        "inputs": inputs + [file_info(Path(p)) for p in [*opts.enzyme, opts.sifts_enzyme] if p],
         "entries": sum(c.entries for c in chunks),
         "rows": _sum(s.rows for s in all_stats),
         "tasks": _sum(s.tasks for s in all_stats),
