@@ -80,8 +80,8 @@ def test_datatrove_failed_task_resumes_without_redoing_finished_ones(tmp_path):
     build_literature(opts(tmp_path / "whole", inputs=inputs))
     o = opts(tmp_path / "o", inputs=inputs, workers=1)  # one worker: ranks run in order 0, 1, 2, 3
     spec = ExecutorSpec("datatrove-local", tasks=4)
-    events, context, docs, *dedup = make_executors(o, spec)
-    context.run()  # runs events first
+    events, versions, context, docs, *dedup = make_executors(o, spec)
+    context.run()  # runs events and versions first
     # the input of rank 2 (inputs[2::4] = [inputs[2]]) is cut short: that docs task fails
     good = inputs[2].read_bytes()
     inputs[2].write_bytes(good[: len(good) // 2])
@@ -91,10 +91,11 @@ def test_datatrove_failed_task_resumes_without_redoing_finished_ones(tmp_path):
     logs = tmp_path / "o" / ".state" / "datatrove"
     stage = tmp_path / "o" / ".state" / "stage"
     assert sorted(p.name for p in (logs / "docs-4tasks" / "completions").iterdir()) == ["00000", "00001"]
-    finished = [*(logs / "events-4tasks" / "completions").iterdir(), *(logs / "context" / "completions").iterdir(),
-                *(logs / "docs-4tasks" / "completions").iterdir(), *(stage / "events").iterdir(),
-                stage / "context.pkl.gz", *(stage / "docs" / f"{i:05d}.pkl.gz" for i in (0, 1, 4, 5))]
-    assert len(finished) == 4 + 1 + 2 + 6 + 1 + 4
+    finished = [*(logs / "events-4tasks" / "completions").iterdir(), *(logs / "versions" / "completions").iterdir(),
+                *(logs / "context" / "completions").iterdir(), *(logs / "docs-4tasks" / "completions").iterdir(),
+                *(stage / "events").iterdir(), stage / "versions.pkl.gz", stage / "context.pkl.gz",
+                *(stage / "docs" / f"{i:05d}.pkl.gz" for i in (0, 1, 4, 5))]
+    assert len(finished) == 4 + 1 + 1 + 2 + 6 + 1 + 1 + 4
     before = {p: p.stat().st_mtime_ns for p in finished}
     assert not (stage / "docs" / "00002.pkl.gz").exists() and not (tmp_path / "o" / "manifest.json").exists()
     time.sleep(0.05)  # mtimes would move if anything were rewritten
@@ -140,16 +141,17 @@ def test_slurm_chain_is_built_and_submitted_with_dependencies(tmp_path, monkeypa
     chain = make_executors(o, spec)
     assert all(type(e) is SlurmPipelineExecutor for e in chain)
     assert [type(e.pipeline[-1]).__name__ for e in chain] == [
-        "FileStage", "ContextStage", "FileStage", "CleanStage", "ExactStage", "ShingleSignature", "MinhashDedupBuckets",
+        "FileStage", "VersionsStage", "ContextStage", "FileStage", "CleanStage", "ExactStage", "ShingleSignature", "MinhashDedupBuckets",
         "FirstKeptCluster", "KeptWriter", "MergeDedupStage"]
     # one task per MinHash band (9 × 13 rows, datasketch's choice for 0.8); the one-task stages get merge settings
-    assert [e.tasks for e in chain] == [8, 1, 8, 8, 8, 8, 9, 1, 8, 1]
+    assert [e.tasks for e in chain] == [8, 1, 1, 8, 8, 8, 8, 9, 1, 8, 1]
     assert [e.time for e in chain] == ["24:00:00" if e.tasks == 1 else "04:00:00" for e in chain]
     assert {e.partition for e in chain} == {"cpu"} and chain[1].mem_per_cpu_gb == 16 and chain[0].cpus_per_task == 2
     assert [e.depends for e in chain] == [None, *chain[:-1]]
-    assert chain[2].logging_dir.path == str(tmp_path / "logs" / "docs-8tasks")
+    assert chain[3].logging_dir.path == str(tmp_path / "logs" / "docs-8tasks")
+    assert chain[1].logging_dir.path == str(tmp_path / "logs" / "versions")
     assert chain[-1].job_name == "proteinlm-pubmed-merge" and chain[0].env_command.startswith("source")
-    script = chain[2].get_launch_file_contents(chain[2].get_sbatch_args(8), "run")
+    script = chain[3].get_launch_file_contents(chain[3].get_sbatch_args(8), "run")
     assert "#SBATCH --partition=cpu" in script and "#SBATCH --time=04:00:00" in script and "#SBATCH --array=0-7" in script
     assert type(dill.loads(dill.dumps(chain[-1])).pipeline[0]).__name__ == "MergeDedupStage"  # what the jobs unpickle
     # run_build submits the chain (sbatch replaced here), each job after the previous one, and returns
@@ -163,7 +165,7 @@ def test_slurm_chain_is_built_and_submitted_with_dependencies(tmp_path, monkeypa
     monkeypatch.setattr(dt_slurm, "launch_slurm_job", fake_sbatch)
     assert run_build(o, spec) is None
     jobs = [(name, [a for a in args if a.startswith("--dependency")]) for name, args in submitted]
-    assert [j[0] for j in jobs] == [f"proteinlm-pubmed-{s}" for s in ("events", "context", "docs", "clean", "exact",
+    assert [j[0] for j in jobs] == [f"proteinlm-pubmed-{s}" for s in ("events", "versions", "context", "docs", "clean", "exact",
                                                                       "signatures", "buckets", "clusters", "filter", "merge")]
     assert jobs[0][1] == [] and all(dep and dep[0].startswith("--dependency=afterok:") for _, dep in jobs[1:])
 

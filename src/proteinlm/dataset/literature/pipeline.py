@@ -17,9 +17,11 @@ killed build re-reads and re-processes the inputs (dedup must see every earlier 
 rewrites no recorded shard. `.state/options.json` refuses a resume with other options.
 
 PubMed update files: inputs are read in the order given (baseline first, then updates). For each
-PMID the *last* event wins: a later version of a citation replaces the earlier one (it is written
-at the later position), and a `DeleteCitation` after the last version removes it. This takes a
-first cheap pass over the inputs to find each PMID's last event (memory: one dict entry per PMID).
+PMID the *last* event wins (`pubmed_versions.py`): a later version of a citation replaces the
+earlier one (it is written at the later position), and a `DeleteCitation` after the last version
+removes it. This takes a first cheap pass over the inputs (`_pubmed_events`) and a reduce of its
+results to each PMID's last event (memory: one dict entry per PMID), whose counts go to the
+manifest's "versions" section.
 
 Past one machine, `stages.py` runs the same per-file work (`_pubmed_events`, `_file_docs`) as
 datatrove tasks, and `dedup_stages.py` the cleaning and dedup as sharded stages; both end in
@@ -40,6 +42,7 @@ from typing import Callable, Iterable, Iterator
 
 from proteinlm.dataset.engine.build_state import EXPECTED, claim, require_records
 from proteinlm.dataset.literature.output import RECORDED, BuildLog, ShardStats, write_build
+from proteinlm.dataset.literature.pubmed_versions import Position, VersionStats, last_events
 from proteinlm.errors import ProteinLMError
 from proteinlm.records import Article, Document
 
@@ -211,21 +214,27 @@ def _pool_map(opts: LiteratureOptions, context: dict, fn, tasks: list, ahead: in
 Mapper = Callable[[LiteratureOptions, dict, Callable, list], Iterable]
 
 
-def _context(opts: LiteratureOptions, out: Path, skipped: list[str], extra: dict, mapper: Mapper = _pool_map) -> dict:
+Versions = tuple[dict[str, Position | None], VersionStats]
+
+
+def reduce_versions(opts: LiteratureOptions, mapper: Mapper = _pool_map) -> Versions:
+    """The versions step: each PMID's last event over every PubMed input (`_pubmed_events` of
+    each file, through `mapper`, reduced in input order by `pubmed_versions.last_events`)."""
+    return last_events(mapper(opts, {}, _pubmed_events, list(enumerate(opts.inputs))))
+
+
+def _context(opts: LiteratureOptions, out: Path, skipped: list[str], extra: dict, mapper: Mapper = _pool_map,
+             versions: Versions | None = None) -> dict:
     """What every per-file task needs (PubMed last events, PMC selection, seq-in-text index);
-    appends to `skipped` and fills `extra` (manifest sections)."""
+    appends to `skipped` and fills `extra` (manifest sections). `versions`: the versions step's
+    result where it ran apart (datatrove); else it runs here."""
     ctx: dict = {}
     if opts.subset in ("pubmed", "seq_in_text"):
-        last: dict[str, tuple[int, int] | None] = {}
-        tasks = list(enumerate(opts.inputs))
-        read: dict[str, int] = {}
-        for (i, path), events in zip(tasks, mapper(opts, {}, _pubmed_events, tasks)):
-            read[path] = len(events)
-            for k, (pmid, deleted) in enumerate(events):
-                last[pmid] = None if deleted else (i, k)
-        if not opts.allow_empty:
-            require_records(read, EXPECTED[opts.subset], skipped)  # before any shard is written
+        last, stats = versions or reduce_versions(opts, mapper)
+        if not opts.allow_empty:  # before any shard is written
+            require_records(dict(zip(opts.inputs, stats.events)), EXPECTED[opts.subset], skipped)
         ctx["last"] = last
+        extra["versions"] = stats.as_dict()
     if opts.subset == "pmc" and not opts.all_articles:
         from proteinlm.dataset.literature.pmc_selection import pmc_selection
 

@@ -7,7 +7,7 @@ Slurm is what most protein/NLP labs have; Ray Data would need a Ray cluster ever
 
 A build is a chain of datatrove executors, each depending on the previous one:
 
-    events (N, PubMed subsets only) → context (1) → docs (N) → [dedup_stages.py:] clean (N)
+    [PubMed subsets:] events (N) → versions (1) → context (1) → docs (N) → [dedup_stages.py:] clean (N)
         → exact (N) → signatures (N) → buckets (one per band) → clusters (1) → filter (N) → merge (1)
 
 - events/docs: task `rank` of `world_size` handles the input files `inputs[rank::world_size]`
@@ -15,8 +15,11 @@ A build is a chain of datatrove executors, each depending on the previous one:
   the very functions the local build runs) as OUT/.state/stage/<stage>/NNNNN.pkl.gz, NNNNN being
   the input's index. A file already stored is not redone, so a task killed half-way loses only
   the file it was on, and changing the task count reuses every stored file.
-- context: `_context` once (PubMed last events from the stored events, PMC selection, the
-  seq-in-text index), pickled for the docs tasks.
+- versions: the stored events reduced to each PMID's last event (`pubmed_versions.py`, the
+  local build's reduce), with its counts as datatrove stats; stored as OUT/.state/stage/versions.pkl.gz
+  for the context stage (manifest section, check for inputs without records) and the docs tasks.
+- context: `_context` once (PMC selection, the seq-in-text index; the versions as stored),
+  pickled for the docs tasks.
 - clean … merge: normalisation, length filter, exact and near dedup in shards, then shards and
   manifest by the local build's `output.write_build` (see dedup_stages.py): the output is
   byte-identical to `--executor local` whatever the task or worker count, where the two dedups
@@ -35,7 +38,7 @@ from typing import Callable, Iterator
 from proteinlm.dataset.engine.executors import ExecutorSpec, _check_settings, _executor_class
 from proteinlm.dataset.literature import pipeline as lit
 from proteinlm.dataset.literature.dedup_stages import dedup_stages
-from proteinlm.dataset.literature.stage_files import _dump, _load, _stage_dir, _stage_file
+from proteinlm.dataset.literature.stage_files import _dump, _load, _stage_dir, _stage_file, _versions_file
 from proteinlm.errors import ProteinLMError
 
 _STAGE_FNS = {"events": lit._pubmed_events, "docs": lit._file_docs}
@@ -71,6 +74,8 @@ class FileStage(PipelineStep):
         if not todo:
             return
         ctx = _load(_stage_dir(self.opts) / "context.pkl.gz") if self.stage == "docs" else {}
+        if self.stage == "docs" and self.opts.subset in ("pubmed", "seq_in_text"):
+            ctx["last"] = _load(_versions_file(self.opts))[0]
         lit._init_worker(self.opts, ctx)
         for task in todo:
             with self.track_time("file"):
@@ -78,8 +83,26 @@ class FileStage(PipelineStep):
             self.stat_update("files_done")
 
 
+class VersionsStage(PipelineStep):
+    """versions: the stored events of every input, in input order, reduced to each PMID's last
+    event (one task: the rule needs every earlier file); the result goes to the context stage and
+    the docs tasks, its counts to datatrove's stats and (through the context stage) the manifest."""
+
+    type, name = "🧬 proteinlm", "literature versions"
+
+    def __init__(self, opts: lit.LiteratureOptions):
+        super().__init__()
+        self.opts = opts
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        versions = lit.reduce_versions(self.opts, stored_results)
+        _dump(_versions_file(self.opts), versions)
+        for key, value in versions[1].as_dict().items():  # events: per input file, summed here
+            self.stat_update(key, value=sum(value) if key == "events" else value)
+
+
 class ContextStage(PipelineStep):
-    """context: `_context` once, from the stored events; its outputs go to the docs tasks and
+    """context: `_context` once, with the stored versions; its outputs go to the docs tasks and
     (skipped records, manifest sections) to the merge."""
 
     type, name = "🧬 proteinlm", "literature context"
@@ -91,7 +114,10 @@ class ContextStage(PipelineStep):
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         skipped: list[str] = []
         extra: dict = {}
-        ctx = lit._context(self.opts, Path(self.opts.out), skipped, extra, stored_results)
+        pubmed = self.opts.subset in ("pubmed", "seq_in_text")
+        versions = _load(_versions_file(self.opts)) if pubmed else None
+        ctx = lit._context(self.opts, Path(self.opts.out), skipped, extra, stored_results, versions)
+        ctx.pop("last", None)  # the docs tasks read it from the versions stage's file
         _dump(_stage_dir(self.opts) / "context.pkl.gz", ctx)
         _dump(_stage_dir(self.opts) / "prepared.pkl.gz", (skipped, extra))
 
@@ -106,18 +132,18 @@ def make_executors(opts: lit.LiteratureOptions, spec: ExecutorSpec) -> list:
     job_name = base.pop("job_name", "proteinlm")
     stages = [("context", [ContextStage(opts)], 1), ("docs", [FileStage(opts, "docs")], tasks)]
     if opts.subset in ("pubmed", "seq_in_text"):
-        stages.insert(0, ("events", [FileStage(opts, "events")], tasks))
+        stages[:0] = [("events", [FileStage(opts, "events")], tasks), ("versions", [VersionsStage(opts)], 1)]
     stages += dedup_stages(opts, tasks)
     chain: list = []
     for stage, pipeline, n in stages:
-        parallel = stage not in ("context", "clusters", "merge")
+        parallel = stage not in ("versions", "context", "clusters", "merge")
         kw = dict(base) if parallel else dict(base, **spec.merge)
         if spec.type == "datatrove-local":
             kw.setdefault("workers", opts.workers if parallel else 1)
         if spec.type == "slurm":
             kw["job_name"] = f"{job_name}-{opts.subset}-{stage}"
         # the task count is in the folder name: completion markers hold for one rank→files mapping
-        folder = logs / (stage if stage in ("context", "merge") else f"{stage}-{tasks}tasks")
+        folder = logs / (stage if stage in ("versions", "context", "merge") else f"{stage}-{tasks}tasks")
         chain.append(cls(pipeline=pipeline, tasks=n, logging_dir=str(folder),
                          depends=chain[-1] if chain else None, **kw))
     return chain
