@@ -111,7 +111,7 @@ def test_cli_and_build_all_config_run_on_datatrove(tmp_path):
                               "--tokenizer", "none", "--executor", "datatrove-local", "--tasks", "2",
                               "--executor-opt", f"logging_dir={tmp_path / 'logs'}", "--executor-opt", "skip_completed=true"])
     assert res.exit_code == 0, res.output
-    assert "3 documents" in res.output and (tmp_path / "logs" / "merge" / "completions" / "00000").is_file()
+    assert "3 documents" in res.output and (tmp_path / "logs" / "bilingual" / "merge" / "completions" / "00000").is_file()
     res = runner.invoke(app, ["build", "bilingual", "-i", str(FIX / "bilingual.jsonl"), "--out", str(tmp_path / "c"),
                               "--executor", "datatrove-local", "--executor-opt", "no_such_setting=1"])
     assert res.exit_code == 2 and "no_such_setting" in res.output
@@ -148,8 +148,8 @@ def test_slurm_chain_is_built_and_submitted_with_dependencies(tmp_path, monkeypa
     assert [e.time for e in chain] == ["24:00:00" if e.tasks == 1 else "04:00:00" for e in chain]
     assert {e.partition for e in chain} == {"cpu"} and chain[1].mem_per_cpu_gb == 16 and chain[0].cpus_per_task == 2
     assert [e.depends for e in chain] == [None, *chain[:-1]]
-    assert chain[3].logging_dir.path == str(tmp_path / "logs" / "docs-8tasks")
-    assert chain[1].logging_dir.path == str(tmp_path / "logs" / "versions")
+    assert chain[3].logging_dir.path == str(tmp_path / "logs" / "pubmed" / "docs-8tasks")
+    assert chain[1].logging_dir.path == str(tmp_path / "logs" / "pubmed" / "versions")
     assert chain[-1].job_name == "proteinlm-pubmed-merge" and chain[0].env_command.startswith("source")
     script = chain[3].get_launch_file_contents(chain[3].get_sbatch_args(8), "run")
     assert "#SBATCH --partition=cpu" in script and "#SBATCH --time=04:00:00" in script and "#SBATCH --array=0-7" in script

@@ -21,16 +21,12 @@ from proteinlm.dataset.decontaminate.run import (
     make_plan,
     run_tasks,
 )
-from proteinlm.dataset.engine.executors import (
-    ExecutorSpec,
-    _check_settings,
-    _executor_class,
-)
+from proteinlm.dataset.engine.executors import ExecutorSpec, Stage, executor_chain
 from proteinlm.errors import ProteinLMError
 
 try:
     from datatrove.pipeline.base import PipelineStep
-except ImportError:  # datatrove is optional (the `scale` extra): _executor_class says so before any use
+except ImportError:  # datatrove is optional (the `scale` extra): executor_chain says so before any use
     PipelineStep = object  # type: ignore[assignment,misc]
 
 
@@ -59,20 +55,12 @@ def run_decontaminate(opts: DecontaminateOptions, spec: ExecutorSpec | None = No
         if spec is not None and (spec.settings or spec.merge):
             raise ProteinLMError("executor settings are for datatrove executors (--executor datatrove-local|slurm|ray)")
         return decontaminate(opts, progress)
-    cls = _executor_class(spec.type)
-    _check_settings(cls, spec)
     plan = make_plan(opts)  # bad inputs and a run dir of other options are refused before any task starts
     check_state(plan)
     tasks = max(1, min(spec.tasks or len(plan.shards), len(plan.shards)))
-    kw = dict(spec.settings)
-    logs = Path(kw.pop("logging_dir", None) or Path(opts.out) / ".state" / "datatrove")
-    job_name = kw.pop("job_name", "proteinlm")
-    if spec.type == "datatrove-local":
-        kw.setdefault("workers", opts.workers)
-    if spec.type == "slurm":
-        kw["job_name"] = f"{job_name}-decontaminate"
     # the task count is in the folder name: completion markers hold for one rank → shards mapping
-    executor = cls(pipeline=[DecontaminateShards(opts)], tasks=tasks, logging_dir=str(logs / f"scan-{tasks}tasks"), **kw)
+    scan = Stage("scan", [DecontaminateShards(opts)], tasks, parallel=True, folder=f"scan-{tasks}tasks")
+    (executor,) = executor_chain(spec, [scan], Path(opts.out) / ".state" / "datatrove", "decontaminate", opts.workers)
     executor.run()
     if any(load_done(plan, s) is None for s in plan.shards):
         return None

@@ -35,7 +35,7 @@ import json
 from pathlib import Path
 from typing import Callable, Iterator
 
-from proteinlm.dataset.engine.executors import ExecutorSpec, _check_settings, _executor_class
+from proteinlm.dataset.engine.executors import ExecutorSpec, Stage, executor_chain
 from proteinlm.dataset.literature import pipeline as lit
 from proteinlm.dataset.literature.dedup_stages import dedup_stages
 from proteinlm.dataset.literature.stage_files import _dump, _load, _stage_dir, _stage_file, _versions_file
@@ -124,29 +124,17 @@ class ContextStage(PipelineStep):
 
 def make_executors(opts: lit.LiteratureOptions, spec: ExecutorSpec) -> list:
     """The chain of datatrove executors for one build, first to last; nothing is started."""
-    cls = _executor_class(spec.type)
-    _check_settings(cls, spec)
     tasks = max(1, spec.tasks or len(opts.inputs))
-    base = dict(spec.settings)
-    logs = Path(base.pop("logging_dir", None) or Path(opts.out) / ".state" / "datatrove")
-    job_name = base.pop("job_name", "proteinlm")
     stages = [("context", [ContextStage(opts)], 1), ("docs", [FileStage(opts, "docs")], tasks)]
     if opts.subset in ("pubmed", "seq_in_text"):
         stages[:0] = [("events", [FileStage(opts, "events")], tasks), ("versions", [VersionsStage(opts)], 1)]
     stages += dedup_stages(opts, tasks)
-    chain: list = []
-    for stage, pipeline, n in stages:
-        parallel = stage not in ("versions", "context", "clusters", "merge")
-        kw = dict(base) if parallel else dict(base, **spec.merge)
-        if spec.type == "datatrove-local":
-            kw.setdefault("workers", opts.workers if parallel else 1)
-        if spec.type == "slurm":
-            kw["job_name"] = f"{job_name}-{opts.subset}-{stage}"
-        # the task count is in the folder name: completion markers hold for one rank→files mapping
-        folder = logs / (stage if stage in ("versions", "context", "merge") else f"{stage}-{tasks}tasks")
-        chain.append(cls(pipeline=pipeline, tasks=n, logging_dir=str(folder),
-                         depends=chain[-1] if chain else None, **kw))
-    return chain
+    one_task = ("versions", "context", "clusters", "merge")
+    # the task count is in the folder name where completion markers hold for one rank → files mapping
+    chain = [Stage(name, pipeline, n, parallel=name not in one_task,
+                   folder=name if name in ("versions", "context", "merge") else f"{name}-{tasks}tasks")
+             for name, pipeline, n in stages]
+    return executor_chain(spec, chain, Path(opts.out) / ".state" / "datatrove", opts.subset, opts.workers)
 
 
 def run_build(opts: lit.LiteratureOptions, spec: ExecutorSpec,
