@@ -12,7 +12,8 @@ from proteinlm.cli import app
 from proteinlm.dataset.literature import stages
 from proteinlm.dataset.literature.pipeline import LiteratureOptions, build_literature, reduce_versions
 from proteinlm.dataset.literature.pubmed_versions import last_events
-from proteinlm.dataset.literature.stage_files import _load, _versions_file
+from proteinlm.dataset.engine.stage_results import load
+from proteinlm.dataset.literature.stage_files import _versions_file
 
 DATA = Path(__file__).parents[1].parent / "shared" / "data"
 FIX = Path(__file__).parent / "fixtures" / "literature"
@@ -65,7 +66,7 @@ def test_datatrove_versions_stage_stores_the_reduce(tmp_path):
     o = LiteratureOptions(subset="pubmed", inputs=[str(p) for p in INPUTS[1:]], out=str(tmp_path / "dt"),
                           tokenizer="none", near_dedup=False)
     m = stages.run_build(o, ExecutorSpec("datatrove-local", tasks=2))
-    last, st = _load(_versions_file(o))
+    last, st = load(_versions_file(o))
     local = tmp_path / "local"
     assert (last, st) == reduce_versions(LiteratureOptions(**{**o.__dict__, "out": str(local)}))
     assert m["versions"] == st.as_dict() and (st.superseded, st.deleted, st.kept) == (1, 1, 5)

@@ -19,9 +19,10 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+from proteinlm.dataset.engine.stage_results import load
 from proteinlm.dataset.literature import pipeline as lit
 from proteinlm.dataset.literature.output import BuildLog, write_build
-from proteinlm.dataset.literature.stage_files import _load, _stage_dir, _stage_file
+from proteinlm.dataset.literature.stage_files import _stage_dir, _stage_file
 from proteinlm.dataset.steps import process
 from proteinlm.dataset.steps import sharded_dedup as sd
 from proteinlm.dataset.steps.process import MAX_EXAMPLES, StepStats
@@ -74,7 +75,7 @@ class CleanStage(_Stage):
         def kept():
             index = 0
             for i in self.files(rank):
-                docs, bad, counts = _load(_stage_file(self.opts, "docs", i))
+                docs, bad, counts = load(_stage_file(self.opts, "docs", i))
                 files.append((self.opts.inputs[i], bad, counts))
                 docs = process.normalize(docs, stats=stats[0])
                 for doc in process.length_filter(docs, min_chars=self.opts.min_chars, stats=stats[1]):
@@ -188,7 +189,7 @@ def merge_dedup(opts: lit.LiteratureOptions, tasks: int) -> dict:
     work = work_dir(opts, tasks)
     done = lit._check_state(Path(opts.out), opts)
     counter = TokenCounter(opts.tokenizer, (opts.seq_open, opts.seq_close), opts.seq_sep)
-    skipped, extra = _load(_stage_dir(opts) / "prepared.pkl.gz")
+    skipped, extra = load(_stage_dir(opts) / "prepared.pkl.gz")
     log = BuildLog(list(skipped), dict(extra))
     per_rank: list[list[StepStats]] = []
     for r in range(tasks):

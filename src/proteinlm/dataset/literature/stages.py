@@ -36,9 +36,14 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from proteinlm.dataset.engine.executors import ExecutorSpec, Stage, executor_chain
+from proteinlm.dataset.engine.stage_results import dump, load
 from proteinlm.dataset.literature import pipeline as lit
 from proteinlm.dataset.literature.dedup_stages import dedup_stages
-from proteinlm.dataset.literature.stage_files import _dump, _load, _stage_dir, _stage_file, _versions_file
+from proteinlm.dataset.literature.stage_files import (
+    _stage_dir,
+    _stage_file,
+    _versions_file,
+)
 from proteinlm.errors import ProteinLMError
 
 _STAGE_FNS = {"events": lit._pubmed_events, "docs": lit._file_docs}
@@ -48,7 +53,7 @@ def stored_results(opts: lit.LiteratureOptions, ctx: dict, fn: Callable, tasks: 
     """A `build_literature` mapper: the stored result of `fn` for each task, in task order."""
     stage = next(name for name, f in _STAGE_FNS.items() if f is fn)
     for index, _ in tasks:
-        yield _load(_stage_file(opts, stage, index))
+        yield load(_stage_file(opts, stage, index))
 
 
 # ------------------------------------------------------------------------------- datatrove steps
@@ -73,13 +78,13 @@ class FileStage(PipelineStep):
         self.stat_update("files_stored_before", value=len(mine) - len(todo))
         if not todo:
             return
-        ctx = _load(_stage_dir(self.opts) / "context.pkl.gz") if self.stage == "docs" else {}
+        ctx = load(_stage_dir(self.opts) / "context.pkl.gz") if self.stage == "docs" else {}
         if self.stage == "docs" and self.opts.subset in ("pubmed", "seq_in_text"):
-            ctx["last"] = _load(_versions_file(self.opts))[0]
+            ctx["last"] = load(_versions_file(self.opts))[0]
         lit._init_worker(self.opts, ctx)
         for task in todo:
             with self.track_time("file"):
-                _dump(_stage_file(self.opts, self.stage, task[0]), _STAGE_FNS[self.stage](task))
+                dump(_stage_file(self.opts, self.stage, task[0]), _STAGE_FNS[self.stage](task))
             self.stat_update("files_done")
 
 
@@ -96,7 +101,7 @@ class VersionsStage(PipelineStep):
 
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         versions = lit.reduce_versions(self.opts, stored_results)
-        _dump(_versions_file(self.opts), versions)
+        dump(_versions_file(self.opts), versions)
         for key, value in versions[1].as_dict().items():  # events: per input file, summed here
             self.stat_update(key, value=sum(value) if key == "events" else value)
 
@@ -115,11 +120,11 @@ class ContextStage(PipelineStep):
         skipped: list[str] = []
         extra: dict = {}
         pubmed = self.opts.subset in ("pubmed", "seq_in_text")
-        versions = _load(_versions_file(self.opts)) if pubmed else None
+        versions = load(_versions_file(self.opts)) if pubmed else None
         ctx = lit._context(self.opts, Path(self.opts.out), skipped, extra, stored_results, versions)
         ctx.pop("last", None)  # the docs tasks read it from the versions stage's file
-        _dump(_stage_dir(self.opts) / "context.pkl.gz", ctx)
-        _dump(_stage_dir(self.opts) / "prepared.pkl.gz", (skipped, extra))
+        dump(_stage_dir(self.opts) / "context.pkl.gz", ctx)
+        dump(_stage_dir(self.opts) / "prepared.pkl.gz", (skipped, extra))
 
 
 def make_executors(opts: lit.LiteratureOptions, spec: ExecutorSpec) -> list:

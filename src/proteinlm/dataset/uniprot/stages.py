@@ -30,14 +30,24 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterator
 
-from proteinlm.dataset.engine.build_state import EXPECTED, check_output, quote_skips, skips_of
+from proteinlm.dataset.engine.build_state import (
+    EXPECTED,
+    check_output,
+    quote_skips,
+    skips_of,
+)
 from proteinlm.dataset.engine.executors import ExecutorSpec, Stage, executor_chain
 from proteinlm.dataset.engine.stage_results import dump, load
 from proteinlm.dataset.steps.sft_exports import SftExports, shard_rows
 from proteinlm.dataset.steps.writers import remove_temporaries
 from proteinlm.dataset.uniprot import pipeline
 from proteinlm.dataset.uniprot.candidate_store import DiskStore
-from proteinlm.dataset.uniprot.chunks import SPLITS, init_worker, run_chunk, set_direct_exports
+from proteinlm.dataset.uniprot.chunks import (
+    SPLITS,
+    init_worker,
+    run_chunk,
+    set_direct_exports,
+)
 from proteinlm.dataset.uniprot.enzyme_context import enzyme_context
 from proteinlm.dataset.uniprot.options import UniprotBuildOptions
 from proteinlm.errors import ProteinLMError
