@@ -131,10 +131,9 @@ SLURM = {"type": "slurm", "tasks": 8, "partition": "cpu", "time": "04:00:00", "c
 
 
 @needs_datatrove
-def test_slurm_chain_is_built_and_submitted_with_dependencies(tmp_path, monkeypatch):
+def test_slurm_chain_is_built_and_submitted_with_dependencies(tmp_path, slurm_jobs):
     import dill
     from datatrove.executor import SlurmPipelineExecutor
-    from datatrove.executor import slurm as dt_slurm
 
     o = opts(tmp_path / "o", inputs=[FIX / "pubmed_update.xml"] * 3)
     spec = ExecutorSpec.from_config(dict(SLURM, logging_dir=str(tmp_path / "logs")))
@@ -154,17 +153,9 @@ def test_slurm_chain_is_built_and_submitted_with_dependencies(tmp_path, monkeypa
     script = chain[3].get_launch_file_contents(chain[3].get_sbatch_args(8), "run")
     assert "#SBATCH --partition=cpu" in script and "#SBATCH --time=04:00:00" in script and "#SBATCH --array=0-7" in script
     assert type(dill.loads(dill.dumps(chain[-1])).pipeline[0]).__name__ == "MergeDedupStage"  # what the jobs unpickle
-    # run_build submits the chain (sbatch replaced here), each job after the previous one, and returns
-    submitted = []
-
-    def fake_sbatch(contents, job_id_retriever, *args):
-        if "launch_pickled_pipeline" in contents:  # not datatrove's stats-merging jobs
-            submitted.append((re.search(r"--job-name=(\S+)", contents).group(1), args))
-        return str(100 + len(submitted))
-
-    monkeypatch.setattr(dt_slurm, "launch_slurm_job", fake_sbatch)
+    # run_build submits the chain (sbatch replaced by slurm_jobs), each job after the previous one, and returns
     assert run_build(o, spec) is None
-    jobs = [(name, [a for a in args if a.startswith("--dependency")]) for name, args in submitted]
+    jobs = slurm_jobs
     assert [j[0] for j in jobs] == [f"proteinlm-pubmed-{s}" for s in ("events", "versions", "context", "docs", "clean", "exact",
                                                                       "signatures", "buckets", "clusters", "filter", "merge")]
     assert jobs[0][1] == [] and all(dep and dep[0].startswith("--dependency=afterok:") for _, dep in jobs[1:])

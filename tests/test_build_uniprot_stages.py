@@ -3,7 +3,6 @@ resume per task (a failed chunk task is redone alone), the CLI and `build all` o
 Slurm chain built right (submission replaced)."""
 
 import json
-import re
 import shutil
 import time
 from pathlib import Path
@@ -137,10 +136,9 @@ SLURM = {"type": "slurm", "tasks": 8, "partition": "cpu", "time": "04:00:00", "c
          "env_command": "source /shared/venv/bin/activate", "merge": {"time": "24:00:00", "mem_per_cpu_gb": 16}}
 
 
-def test_slurm_chain_is_built_and_submitted_with_dependencies(tmp_path, monkeypatch):
+def test_slurm_chain_is_built_and_submitted_with_dependencies(tmp_path, slurm_jobs):
     import dill
     from datatrove.executor import SlurmPipelineExecutor
-    from datatrove.executor import slurm as dt_slurm
 
     o = opts(tmp_path / "o")
     spec = ExecutorSpec.from_config(dict(SLURM))
@@ -154,16 +152,8 @@ def test_slurm_chain_is_built_and_submitted_with_dependencies(tmp_path, monkeypa
     script = chain[1].get_launch_file_contents(chain[1].get_sbatch_args(8), "run")
     assert "#SBATCH --array=0-7" in script and "#SBATCH --partition=cpu" in script
     assert type(dill.loads(dill.dumps(chain[2])).pipeline[0]).__name__ == "EcotStage"  # what the job unpickles
-    submitted = []
-
-    def fake_sbatch(contents, job_id_retriever, *args):
-        if "launch_pickled_pipeline" in contents:  # not datatrove's stats-merging jobs
-            submitted.append((re.search(r"--job-name=(\S+)", contents).group(1), args))
-        return str(100 + len(submitted))
-
-    monkeypatch.setattr(dt_slurm, "launch_slurm_job", fake_sbatch)
     assert run_build(o, spec) is None
-    assert [name for name, _ in submitted] == [f"proteinlm-uniprot-{s}" for s in ("plan", "chunks", "ecot", "merge")]
-    deps = [[a for a in args if a.startswith("--dependency")] for _, args in submitted]
+    assert [name for name, _ in slurm_jobs] == [f"proteinlm-uniprot-{s}" for s in ("plan", "chunks", "ecot", "merge")]
+    deps = [d for _, d in slurm_jobs]
     assert deps[0] == [] and all(d and d[0].startswith("--dependency=afterok:") for d in deps[1:])
     shutil.rmtree(tmp_path / "o")

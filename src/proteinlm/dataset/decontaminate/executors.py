@@ -21,13 +21,13 @@ from proteinlm.dataset.decontaminate.run import (
     make_plan,
     run_tasks,
 )
-from proteinlm.dataset.engine.executors import ExecutorSpec, Stage, executor_chain
-from proteinlm.errors import ProteinLMError
-
-try:
-    from datatrove.pipeline.base import PipelineStep
-except ImportError:  # datatrove is optional (the `scale` extra): executor_chain says so before any use
-    PipelineStep = object  # type: ignore[assignment,misc]
+from proteinlm.dataset.engine.executors import (
+    ExecutorSpec,
+    Stage,
+    executor_chain,
+    refuse_local_settings,
+)
+from proteinlm.dataset.engine.step_base import PipelineStep
 
 
 class DecontaminateShards(PipelineStep):
@@ -52,8 +52,8 @@ def run_decontaminate(opts: DecontaminateOptions, spec: ExecutorSpec | None = No
     """Decontaminate on `spec` (default: local processes). Returns the report, or None when the
     scans were handed to Slurm and some are not done yet."""
     if spec is None or spec.type == "local":
-        if spec is not None and (spec.settings or spec.merge):
-            raise ProteinLMError("executor settings are for datatrove executors (--executor datatrove-local|slurm|ray)")
+        if spec is not None:
+            refuse_local_settings(spec)
         return decontaminate(opts, progress)
     plan = make_plan(opts)  # bad inputs and a run dir of other options are refused before any task starts
     check_state(plan)

@@ -141,3 +141,20 @@ def executor_chain(spec: ExecutorSpec, stages: list[Stage], logs: Path, label: s
         chain.append(cls(pipeline=stage.pipeline, tasks=stage.tasks, logging_dir=str(logs / (stage.folder or stage.name)),
                          depends=chain[-1] if chain else None, **kw))
     return chain
+
+
+def refuse_local_settings(spec: ExecutorSpec) -> None:
+    """`--executor local` takes no datatrove settings: say so rather than ignore them."""
+    if spec.settings or spec.merge:
+        raise ProteinLMError("executor settings are for datatrove executors (--executor datatrove-local|slurm|ray)")
+
+
+def run_chain(chain: list, out: Path) -> dict | None:
+    """Run a build's chain (the last executor runs, or on Slurm submits, its dependencies first).
+    Returns the manifest its last stage wrote to OUT, or None while the jobs are queued (rerun the
+    command once they have ended: finished tasks are skipped)."""
+    last = chain[-1]
+    last.run()
+    if not last.is_rank_completed(0):
+        return None
+    return json.loads((Path(out) / "manifest.json").read_text())

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from proteinlm.dataset.engine.stage_results import load
+from proteinlm.dataset.engine.step_base import PipelineStep
 from proteinlm.dataset.literature import pipeline as lit
 from proteinlm.dataset.literature.output import BuildLog, write_build
 from proteinlm.dataset.literature.stage_files import _stage_dir, _stage_file
@@ -29,9 +30,8 @@ from proteinlm.dataset.steps.process import MAX_EXAMPLES, StepStats
 
 try:
     from datatrove.data import Document as DTDocument
-    from datatrove.pipeline.base import PipelineStep
 except ImportError:  # optional (the `scale` extra): engine/executors.py says so before any use
-    PipelineStep = object  # type: ignore[assignment,misc]
+    DTDocument = None
 
 
 def work_dir(opts: lit.LiteratureOptions, tasks: int) -> Path:

@@ -31,12 +31,18 @@ OUT/.state/stage and OUT/.state/datatrove to reclaim the space or to force a ful
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable, Iterator
 
-from proteinlm.dataset.engine.executors import ExecutorSpec, Stage, executor_chain
+from proteinlm.dataset.engine.executors import (
+    ExecutorSpec,
+    Stage,
+    executor_chain,
+    refuse_local_settings,
+    run_chain,
+)
 from proteinlm.dataset.engine.stage_results import dump, load
+from proteinlm.dataset.engine.step_base import PipelineStep
 from proteinlm.dataset.literature import pipeline as lit
 from proteinlm.dataset.literature.dedup_stages import dedup_stages
 from proteinlm.dataset.literature.stage_files import (
@@ -44,7 +50,6 @@ from proteinlm.dataset.literature.stage_files import (
     _stage_file,
     _versions_file,
 )
-from proteinlm.errors import ProteinLMError
 
 _STAGE_FNS = {"events": lit._pubmed_events, "docs": lit._file_docs}
 
@@ -57,10 +62,6 @@ def stored_results(opts: lit.LiteratureOptions, ctx: dict, fn: Callable, tasks: 
 
 
 # ------------------------------------------------------------------------------- datatrove steps
-try:
-    from datatrove.pipeline.base import PipelineStep
-except ImportError:  # datatrove is optional (the `scale` extra): _require() says so before any use
-    PipelineStep = object  # type: ignore[assignment,misc]
 
 
 class FileStage(PipelineStep):
@@ -147,16 +148,10 @@ def run_build(opts: lit.LiteratureOptions, spec: ExecutorSpec,
     """Run (or resume) a build on `spec`. Returns the manifest, or None when the work was handed
     to Slurm (the chain's last job writes OUT/manifest.json; rerun the command to resume)."""
     if spec.type == "local":
-        if spec.settings or spec.merge:
-            raise ProteinLMError("executor settings are for datatrove executors (--executor datatrove-local|slurm|ray)")
+        refuse_local_settings(spec)
         return lit.build_literature(opts, progress)
     lit.validate(opts)
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     lit._check_state(out, opts)  # refuse other options before any task starts
-    chain = make_executors(opts, spec)
-    last = chain[-1]
-    last.run()  # runs (or, on Slurm, submits) its dependencies first
-    if not last.is_rank_completed(0):
-        return None
-    return json.loads((out / "manifest.json").read_text())
+    return run_chain(make_executors(opts, spec), out)

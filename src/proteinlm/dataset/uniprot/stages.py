@@ -36,8 +36,15 @@ from proteinlm.dataset.engine.build_state import (
     quote_skips,
     skips_of,
 )
-from proteinlm.dataset.engine.executors import ExecutorSpec, Stage, executor_chain
+from proteinlm.dataset.engine.executors import (
+    ExecutorSpec,
+    Stage,
+    executor_chain,
+    refuse_local_settings,
+    run_chain,
+)
 from proteinlm.dataset.engine.stage_results import dump, load
+from proteinlm.dataset.engine.step_base import PipelineStep
 from proteinlm.dataset.steps.sft_exports import SftExports, shard_rows
 from proteinlm.dataset.steps.writers import remove_temporaries
 from proteinlm.dataset.uniprot import pipeline
@@ -50,12 +57,6 @@ from proteinlm.dataset.uniprot.chunks import (
 )
 from proteinlm.dataset.uniprot.enzyme_context import enzyme_context
 from proteinlm.dataset.uniprot.options import UniprotBuildOptions
-from proteinlm.errors import ProteinLMError
-
-try:
-    from datatrove.pipeline.base import PipelineStep
-except ImportError:  # datatrove is optional (the `scale` extra): executor_chain says so before any use
-    PipelineStep = object  # type: ignore[assignment,misc]
 
 
 def stage_dir(opts: UniprotBuildOptions) -> Path:
@@ -221,15 +222,9 @@ def run_build(opts: UniprotBuildOptions, spec: ExecutorSpec, progress=None) -> d
     """Run (or resume) `build uniprot` on `spec`. Returns the manifest, or None when the work was
     handed to Slurm (the chain's last job writes OUT/manifest.json; rerun the command to resume)."""
     if spec.type == "local":
-        if spec.settings or spec.merge:
-            raise ProteinLMError("executor settings are for datatrove executors (--executor datatrove-local|slurm|ray)")
+        refuse_local_settings(spec)
         return pipeline.build_uniprot(opts, progress)
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     pipeline.check_state(out, opts)  # inputs exist; refuse other options before any task starts
-    chain = make_executors(opts, spec)
-    last = chain[-1]
-    last.run()  # runs (or, on Slurm, submits) its dependencies first
-    if not last.is_rank_completed(0):
-        return None
-    return json.loads((out / "manifest.json").read_text())
+    return run_chain(make_executors(opts, spec), out)
