@@ -19,8 +19,13 @@ from typer.testing import CliRunner
 from proteinlm.cli import app
 from proteinlm.dataset.engine import executors
 from proteinlm.dataset.engine.executors import ExecutorSpec
+from proteinlm.dataset.literature import pipeline as lit_pipeline
 from proteinlm.dataset.literature import stages
-from proteinlm.dataset.literature.pipeline import LiteratureOptions, _pool_map, build_literature
+from proteinlm.dataset.literature.pipeline import (
+    LiteratureOptions,
+    _pool_map,
+    build_literature,
+)
 from proteinlm.dataset.literature.stages import make_executors, run_build
 from proteinlm.errors import ProteinLMError
 
@@ -80,6 +85,8 @@ def test_datatrove_failed_task_resumes_without_redoing_finished_ones(tmp_path):
     build_literature(opts(tmp_path / "whole", inputs=inputs))
     o = opts(tmp_path / "o", inputs=inputs, workers=1)  # one worker: ranks run in order 0, 1, 2, 3
     spec = ExecutorSpec("datatrove-local", tasks=4)
+    (tmp_path / "o").mkdir()
+    lit_pipeline._check_state(tmp_path / "o", o)  # what run_build does first: claim the directory for these options
     events, versions, context, docs, *dedup = make_executors(o, spec)
     context.run()  # runs events and versions first
     # the input of rank 2 (inputs[2::4] = [inputs[2]]) is cut short: that docs task fails

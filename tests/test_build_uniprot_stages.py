@@ -14,7 +14,7 @@ from proteinlm.cli import app
 from proteinlm.dataset.engine.executors import ExecutorSpec
 from proteinlm.dataset.uniprot import stages
 from proteinlm.dataset.uniprot.options import UniprotBuildOptions
-from proteinlm.dataset.uniprot.pipeline import build_uniprot
+from proteinlm.dataset.uniprot.pipeline import build_uniprot, check_state
 from proteinlm.dataset.uniprot.stages import make_executors, run_build
 
 DATA = Path(__file__).parents[1].parent / "shared" / "data"
@@ -72,6 +72,8 @@ def test_failed_chunk_task_resumes_without_redoing_finished_ones(tmp_path):
     build_uniprot(opts(tmp_path / "whole"))
     o = opts(tmp_path / "o", workers=1)  # one worker: ranks run in order 0, 1, 2, 3
     spec = ExecutorSpec("datatrove-local", tasks=4)
+    (tmp_path / "o").mkdir()
+    check_state(tmp_path / "o", o)  # what run_build does first: claim the directory for these options
     plan, chunks, ecot, merge = make_executors(o, spec)
     plan.run()
     # chunk 2 (task 2's only chunk) cannot put its first shard in place: that task fails
@@ -157,3 +159,15 @@ def test_slurm_chain_is_built_and_submitted_with_dependencies(tmp_path, slurm_jo
     deps = [d for _, d in slurm_jobs]
     assert deps[0] == [] and all(d and d[0].startswith("--dependency=afterok:") for d in deps[1:])
     shutil.rmtree(tmp_path / "o")
+
+
+def test_an_empty_datatrove_build_stops_and_the_corrected_command_runs_in_the_same_directory(tmp_path):
+    pubmed = str(DATA / "pubmed" / "pubmed1.xml")  # not a UniProt file: no entry read
+    res = runner.invoke(app, ["build", "uniprot", "-i", pubmed, "--out", str(tmp_path / "o"), "--tokenizer", "none",
+                              "--executor", "datatrove-local", "--tasks", "2"])
+    assert res.exit_code == 2 and "no UniProt entry" in res.output and pubmed in res.output
+    assert not (tmp_path / "o" / "manifest.json").exists()
+    # the released directory takes the corrected command: no completion marker of the empty build is left to skip
+    m = run_build(opts(tmp_path / "o"), ExecutorSpec("datatrove-local", tasks=2))
+    build_uniprot(opts(tmp_path / "local"))
+    assert m["entries"] == 17 and outputs(tmp_path / "o") == outputs(tmp_path / "local")

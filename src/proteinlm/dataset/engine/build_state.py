@@ -11,6 +11,7 @@ could refuse the corrected command.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from proteinlm.errors import ProteinLMError, SourceError
@@ -34,8 +35,13 @@ def claim(out: Path, fingerprint: dict, recorded: tuple[str, ...]) -> None:
     state.mkdir(parents=True, exist_ok=True)
     fp = state / "options.json"
     want = json.dumps(fingerprint, sort_keys=True)
-    if fp.exists() and fp.read_text() != want and any(next(state.glob(g), None) for g in recorded):
+    same = fp.exists() and fp.read_text() == want
+    if fp.exists() and not same and any(next(state.glob(g), None) for g in recorded):
         raise ProteinLMError(f"{out} holds a build made with other options ({fp}); use a new --out directory or delete it")
+    if not same:
+        # datatrove's completion markers of a build that recorded nothing (released, or made with
+        # other options and stopped before its first record) would make it skip this build's tasks
+        shutil.rmtree(state / "datatrove", ignore_errors=True)
     fp.write_text(want)
 
 
