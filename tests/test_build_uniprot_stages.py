@@ -1,6 +1,6 @@
 """`build uniprot` on datatrove executors: the local build's bytes whatever the task or worker count,
-resume per task (a failed chunk task is redone alone), the CLI and `build all` on datatrove, and the
-Slurm chain built right (submission replaced)."""
+resume per task (a failed chunk task is redone alone), the CLI and `build all` (subsets and
+decontamination) on datatrove, and the Slurm chain built right (submission replaced)."""
 
 import json
 import shutil
@@ -124,6 +124,7 @@ def test_cli_and_build_all_run_uniprot_on_datatrove(tmp_path):
     cfg = tmp_path / "build.yaml"
     cfg.write_text(f"uniprot:\n  inputs: {json.dumps(SWISSPROT)}\n  enzyme: {json.dumps(ENZYME)}\n"
                    f"bilingual:\n  inputs: [{FIX / 'literature' / 'bilingual.jsonl'}]\n"
+                   f"decontaminate:\n  bench: [sample]\n"
                    f"executor:\n  type: datatrove-local\n  tasks: 2\n  logging_dir: {tmp_path / 'all_logs'}\n")
     from proteinlm.dataset.build_all import build_all
 
@@ -132,6 +133,10 @@ def test_cli_and_build_all_run_uniprot_on_datatrove(tmp_path):
     for subset in ("uniprot", "bilingual"):
         assert (tmp_path / "all_logs" / subset / "merge" / "completions" / "00000").is_file()
     assert (tmp_path / "all_logs" / "uniprot" / "chunks-2tasks" / "completions" / "00001").is_file()
+    # the decontamination step scans the subsets' shards on the same executor
+    scans = tmp_path / "all_logs" / "decontaminate" / "scan-2tasks" / "completions"
+    assert sorted(p.name for p in scans.iterdir()) == ["00000", "00001"]
+    assert m["decontamination"]["questions"] == 48 and "uniprot/sft/uniprot" in m["decontamination"]["subsets"]
 
 
 SLURM = {"type": "slurm", "tasks": 8, "partition": "cpu", "time": "04:00:00", "cpus_per_task": 2,

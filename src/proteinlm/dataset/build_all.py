@@ -1,5 +1,5 @@
-"""`proteinlm build all`: every subset a YAML config names (the UniProt pipeline, the literature
-pipelines on the configured executor), then decontamination when configured, packing, the token
+"""`proteinlm build all`: every subset a YAML config names (the UniProt and literature pipelines),
+then decontamination when configured, all on the configured executor, then packing, the token
 table and OUT/manifest.json."""
 
 from __future__ import annotations
@@ -89,11 +89,14 @@ def build_all(config: str | Path, out: str | Path, *, workers: int = 1, tokenize
         return {"builder": "all", "submitted": pending, "executor": spec.type}
     decontamination = None
     if "decontaminate" in cfg:  # after the subsets, before packing: drop mode packs the filtered copies
-        from proteinlm.dataset.decontaminate.run import decontaminate_step
+        from proteinlm.dataset.decontaminate.executors import decontaminate_step
 
         if progress:
             progress("decontaminate")
-        decontamination, dirs = decontaminate_step(cfg["decontaminate"] or {}, base, dirs, out, workers)
+        step = decontaminate_step(cfg["decontaminate"] or {}, base, dirs, out, workers, spec)
+        if step is None:  # the scans were handed to Slurm: packing and the table wait for a rerun
+            return {"builder": "all", "submitted": ["decontaminate"], "executor": spec.type}
+        decontamination, dirs = step
     packed = None
     if "pack" in cfg and tokenizer != "none":
         if progress:

@@ -3,6 +3,7 @@ datatrove tasks, task `rank` of `world_size` taking the shards `shards[rank::wor
 (`decontaminate.run_tasks`), each shard's result stored as the local run stores it; the merge
 then runs here, finding every shard done. On Slurm the tasks are submitted and the command
 returns; run it again once they have ended to merge (and to redo any task that failed).
+`decontaminate_step` is the same run as a step of `build all`, on the config's executor.
 
 Each task also marks itself complete in datatrove's logging dir (OUT/.state/datatrove/ by
 default), but what counts is the stored shard results: a rerun skips done shards either way.
@@ -28,6 +29,7 @@ from proteinlm.dataset.engine.executors import (
     refuse_local_settings,
 )
 from proteinlm.dataset.engine.step_base import PipelineStep
+from proteinlm.errors import ProteinLMError
 
 
 class DecontaminateShards(PipelineStep):
@@ -65,3 +67,35 @@ def run_decontaminate(opts: DecontaminateOptions, spec: ExecutorSpec | None = No
     if any(load_done(plan, s) is None for s in plan.shards):
         return None
     return decontaminate(opts, progress)  # every shard is done: this only merges
+
+
+def decontaminate_step(cfg: dict, base: Path, dirs: list[str], out: Path, workers: int,
+                       spec: ExecutorSpec | None = None) -> tuple[dict, list[str]] | None:
+    """The `decontaminate:` section of `build all` ({bench: [files or sample], provenance: [...],
+    ngram: 13, mode: report|drop}, paths relative to the YAML's folder `base`) over the subset
+    dirs just built; writes OUT/decontamination/. Returns (manifest section, the dirs to pack:
+    the filtered copies in drop mode), or None when the scans were handed to Slurm (`spec`, the
+    config's executor) and are not all done yet."""
+    if not isinstance(cfg, dict):
+        raise ProteinLMError(f"decontaminate: expected a mapping (bench, provenance, ngram, mode), not {cfg!r}")
+    unknown = set(cfg) - {"bench", "provenance", "ngram", "mode"}
+    if unknown:
+        raise ProteinLMError(f"decontaminate: unknown keys {sorted(unknown)}")
+
+    def paths(value) -> list[str]:
+        items = value if isinstance(value, list) else ([] if value is None else [value])
+        return [str(v) if str(v) == "sample" or Path(str(v)).is_absolute() else str((base / str(v)).resolve()) for v in items]
+
+    if not dirs:
+        raise ProteinLMError("decontaminate: no subset was built to decontaminate")
+    target = out / "decontamination"
+    opts = DecontaminateOptions(builds=dirs, benches=paths(cfg.get("bench")), provenance=paths(cfg.get("provenance")),
+                                ngram=int(cfg.get("ngram", 13)), mode=str(cfg.get("mode", "report")),
+                                workers=workers, out=str(target))
+    report = run_decontaminate(opts, spec)
+    if report is None:
+        return None
+    section = {"dir": "decontamination", "mode": opts.mode, "ngram": opts.ngram, **report["totals"],
+               "subsets": {k: v["contaminated"] for k, v in report["subsets"].items()}}
+    kept = [b["out"] for b in report["builds"]] if opts.mode == "drop" else dirs
+    return section, kept

@@ -254,31 +254,3 @@ def decontaminate(opts: DecontaminateOptions, progress: Callable[[int], None] | 
 
     write_bytes_atomic(out / "decontamination.json", (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode())
     return report
-
-
-def decontaminate_step(cfg: dict, base: Path, dirs: list[str], out: Path, workers: int) -> tuple[dict, list[str]]:
-    """The `decontaminate:` section of `build all` ({bench: [files or sample], provenance: [...],
-    ngram: 13, mode: report|drop}, paths relative to the YAML's folder `base`) over the subset
-    dirs just built; writes OUT/decontamination/. Returns (manifest section, the dirs to pack:
-    the filtered copies in drop mode)."""
-    if not isinstance(cfg, dict):
-        raise ProteinLMError(f"decontaminate: expected a mapping (bench, provenance, ngram, mode), not {cfg!r}")
-    unknown = set(cfg) - {"bench", "provenance", "ngram", "mode"}
-    if unknown:
-        raise ProteinLMError(f"decontaminate: unknown keys {sorted(unknown)}")
-
-    def paths(value) -> list[str]:
-        items = value if isinstance(value, list) else ([] if value is None else [value])
-        return [str(v) if str(v) == "sample" or Path(str(v)).is_absolute() else str((base / str(v)).resolve()) for v in items]
-
-    if not dirs:
-        raise ProteinLMError("decontaminate: no subset was built to decontaminate")
-    target = out / "decontamination"
-    opts = DecontaminateOptions(builds=dirs, benches=paths(cfg.get("bench")), provenance=paths(cfg.get("provenance")),
-                                ngram=int(cfg.get("ngram", 13)), mode=str(cfg.get("mode", "report")),
-                                workers=workers, out=str(target))
-    report = decontaminate(opts)
-    section = {"dir": "decontamination", "mode": opts.mode, "ngram": opts.ngram, **report["totals"],
-               "subsets": {k: v["contaminated"] for k, v in report["subsets"].items()}}
-    kept = [b["out"] for b in report["builds"]] if opts.mode == "drop" else dirs
-    return section, kept
