@@ -16,6 +16,7 @@ The build runs on one core (and with `--workers 2`) in a child process, which re
 resident memory after every chunk; the table shows how it grows with the entries read.
 
     python benchmarks/bench_swissprot_memory.py [--entries 572000] [--ecs 6000] [--workers 1]
+        [--executor datatrove-local]   # the same build as datatrove tasks (uniprot/stages.py)
 """
 
 from __future__ import annotations
@@ -64,8 +65,10 @@ def make_workload(path: Path, n_entries: int, n_ecs: int) -> int:
 
 CHILD = r"""
 import json, resource, sys, time
-from proteinlm.dataset.uniprot.pipeline import UniprotBuildOptions, build_uniprot
-path, out, enzyme, workers = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+from proteinlm.dataset.engine.executors import ExecutorSpec
+from proteinlm.dataset.uniprot.options import UniprotBuildOptions
+from proteinlm.dataset.uniprot.stages import run_build
+path, out, enzyme, workers, executor = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 
 def rss_mb():
     with open("/proc/self/statm") as fh:
@@ -76,7 +79,9 @@ def progress(n):
     seen[0] += n
     marks.append((seen[0], round(rss_mb())))
 t = time.perf_counter()
-m = build_uniprot(UniprotBuildOptions(inputs=[path], out=out, enzyme=[enzyme], workers=workers), progress=progress)
+opts = UniprotBuildOptions(inputs=[path], out=out, enzyme=[enzyme], workers=workers)
+# datatrove: one chunk task per worker (datatrove logs its own progress: no RSS marks then)
+m = run_build(opts, ExecutorSpec(executor, tasks=workers), progress=progress if executor == "local" else None)
 print(json.dumps({"entries": m["entries"], "ecot": m["rows"].get("sft/ecot/train", 0) + m["rows"].get("sft/ecot/validation", 0),
                   "wall_s": time.perf_counter() - t, "marks": marks,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -89,6 +94,8 @@ def main() -> None:
     ap.add_argument("--entries", type=int, default=572_000)
     ap.add_argument("--ecs", type=int, default=6_000)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--executor", default="local", choices=("local", "datatrove-local"),
+                    help="datatrove-local: the plan → chunks → ecot → merge chain, tasks = workers")
     args = ap.parse_args()
     # a first run's GGUF-to-tokenizer.json conversion imports torch: not the build's memory
     print(f"token counter ready in {warm_tokenizer():.1f} s (a first run converts and caches the tokenizer)")
@@ -103,19 +110,22 @@ def main() -> None:
         results = {}
         ok = True
         for workers in args.workers:
-            res = subprocess.run([sys.executable, "-c", CHILD, str(work), str(tmp / f"out-{workers}"), str(enzyme), str(workers)],
+            res = subprocess.run([sys.executable, "-c", CHILD, str(work), str(tmp / f"out-{workers}"), str(enzyme), str(workers),
+                                  args.executor],
                                  check=True, capture_output=True, text=True, env=CHILD_ENV)
             r = json.loads(res.stdout.strip().splitlines()[-1])
             shutil.rmtree(tmp / f"out-{workers}")  # ~5 GB of output per build
             marks = r.pop("marks")
             step = max(1, len(marks) // 8)
             growth = ", ".join(f"{n // 1000}k: {mb}" for n, mb in marks[::step] + marks[-1:])
-            print(f"workers {workers}: {r['entries']} entries, {r['ecot']} ECoT examples, wall {r['wall_s']:.0f} s, "
+            print(f"{args.executor}, workers {workers}: {r['entries']} entries, {r['ecot']} ECoT examples, wall {r['wall_s']:.0f} s, "
                   f"peak RSS {r['peak_rss_mb']:.0f} MB main, {r['workers_peak_rss_mb']:.0f} MB per worker")
-            print(f"  main-process RSS (MB) after entries read: {growth}")
+            if marks:
+                print(f"  main-process RSS (MB) after entries read: {growth}")
             ok &= max(r["peak_rss_mb"], r["workers_peak_rss_mb"]) < 500
-            results[f"workers_{workers}"] = {k: round(v, 1) if isinstance(v, float) else v for k, v in r.items()}
-    out = Path(__file__).parent / "results" / "swissprot_memory.json"
+            results[f"{args.executor}_workers_{workers}"] = {k: round(v, 1) if isinstance(v, float) else v for k, v in r.items()}
+    name = "swissprot_memory.json" if args.executor == "local" else f"swissprot_memory_{args.executor}.json"
+    out = Path(__file__).parent / "results" / name
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"entries": args.entries, "ecs": args.ecs, **results}, indent=2) + "\n")
     print("TARGET MET (peak RSS < 500 MB)" if ok else "TARGET MISSED (peak RSS < 500 MB)")
