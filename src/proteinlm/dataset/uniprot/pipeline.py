@@ -191,14 +191,20 @@ def build_uniprot(opts: UniprotBuildOptions, progress: Callable[[int], None] | N
 
     chunks = sorted(list(done.values()) + results, key=lambda s: s.index)
     if not opts.allow_empty:  # an input without entries, or no entry read at all, stops the build
-        check_output(out, _RECORDED, dict(read), EXPECTED["uniprot"], skipped, built=sum(c.entries for c in chunks),
-                     why=lambda: "\n".join(f"{p}: no {EXPECTED['uniprot']} read.{quote_skips(skips_of(p, skipped))}" for p in read))
+        check_entries(out, dict(read), skipped, chunks)
     manifest = manifest_of(opts, out, chunks, ecot_stats, skipped, export_counts, [input_info(p, hashed) for p in opts.inputs])
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     wall = time.perf_counter() - started
     run = {"wall_time_s": round(wall, 3), "chunks_built": len(results), "chunks_resumed": len(done), "workers": opts.workers}
     (out / ".state" / "last_run.json").write_text(json.dumps(run) + "\n")
     return manifest
+
+
+def check_entries(out: Path, read: dict[str, int], skipped: list[str], chunks: list[ChunkStats]) -> None:
+    """Stop a build where an input gave no entry (`read`: input -> entries), or that built none;
+    the skipped records of each such input are quoted."""
+    check_output(out, _RECORDED, read, EXPECTED["uniprot"], skipped, built=sum(c.entries for c in chunks),
+                 why=lambda: "\n".join(f"{p}: no {EXPECTED['uniprot']} read.{quote_skips(skips_of(p, skipped))}" for p in read))
 
 
 def write_ecot(out: Path, opts: UniprotBuildOptions, examples: Iterator, add_parts: Callable[[dict], object]) -> list[ChunkStats]:

@@ -30,12 +30,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterator
 
-from proteinlm.dataset.engine.build_state import (
-    EXPECTED,
-    check_output,
-    quote_skips,
-    skips_of,
-)
 from proteinlm.dataset.engine.executors import (
     ExecutorSpec,
     Stage,
@@ -194,10 +188,8 @@ class MergeStage(_Step):
             exports.append(p)
         counts = exports.finish(lambda split: shard_rows(out, split))
         chunks = [r.stats for r in results]
-        if not opts.allow_empty:
-            read = plan["read"]
-            check_output(out, pipeline._RECORDED, read, EXPECTED["uniprot"], skipped, built=sum(c.entries for c in chunks),
-                         why=lambda: "\n".join(f"{p}: no {EXPECTED['uniprot']} read.{quote_skips(skips_of(p, skipped))}" for p in read))
+        if not opts.allow_empty:  # an input without entries, or no entry read at all, stops the build
+            pipeline.check_entries(out, plan["read"], skipped, chunks)
         manifest = pipeline.manifest_of(opts, out, chunks, ecot_stats, skipped, counts, plan["inputs"])
         (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
         run = {"wall_time_s": round(time.perf_counter() - started, 3), "chunks_built": len(chunks), "executor": "datatrove"}
